@@ -1,0 +1,197 @@
+"""Writes of the accounts app: sign-up, sign-in, sign-out, the Supabase session bridge."""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+
+from accounts.errors import AuthFailed, AuthServiceUnavailable
+from accounts.models import Profile, User
+from accounts.supabase import (
+    SupabaseSession,
+    supabase_enabled,
+    supabase_refresh,
+    supabase_sign_in,
+    supabase_sign_out,
+    supabase_sign_up,
+)
+from accounts.tokens import VerifiedClaims, access_token_verify
+from memory.services import memory_space_allocate
+from memory.vectors import VectorStoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Where the Supabase tokens live: server-side, in the Django session, never in the browser.
+SUPABASE_SESSION_KEY = "supabase"
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+ACCOUNT_EXISTS = "An account with this email already exists. Sign in instead."
+
+
+@dataclass(frozen=True)
+class SignUpOutcome:
+    user: User | None
+    confirmation_sent_to: str | None = None  # set when Supabase asks the person to confirm
+
+
+def profile_ensure(*, user: User) -> Profile:
+    """The person's profile and Chroma collection; safe to call at every sign-in, and racing."""
+    profile, _ = Profile.objects.get_or_create(user=user)
+    if not profile.memory_space_ready:
+        try:
+            memory_space_allocate(user=user, name=profile.memory_space)
+        except VectorStoreUnavailable as exc:
+            # Sign-in must not fail because Chroma is down; the next sign-in allocates it.
+            logger.warning("memory space for user %s not allocated yet: %s", user.pk, exc)
+            return profile
+        Profile.objects.filter(pk=profile.pk).update(memory_space_ready=True)
+        profile.memory_space_ready = True
+    return profile
+
+
+def user_sync_from_claims(*, claims: VerifiedClaims) -> User:
+    """The one Django user of a verified Supabase `sub`, created on first sight."""
+    user, created = User.objects.get_or_create(
+        supabase_id=claims.sub,
+        defaults={"username": str(claims.sub), "email": claims.email},
+    )
+    if not created and claims.email and user.email != claims.email:
+        user.email = claims.email
+        user.save(update_fields=["email"])
+    return user
+
+
+def api_user_from_token(*, token: str) -> User:
+    """The user behind a bearer token; raises AccessTokenInvalid or AuthServiceUnavailable."""
+    user = user_sync_from_claims(claims=access_token_verify(token=token))
+    profile_ensure(user=user)
+    return user
+
+
+def _password_check(*, email: str, password: str) -> None:
+    try:
+        validate_password(password, user=User(username=email, email=email))
+    except ValidationError as exc:
+        raise AuthFailed(" ".join(exc.messages), field="password") from exc
+
+
+def _supabase_session_store(*, request: HttpRequest, session: SupabaseSession) -> None:
+    request.session[SUPABASE_SESSION_KEY] = {
+        "access_token": session.access_token,
+        "refresh_token": session.refresh_token,
+        "expires_at": session.expires_at,
+    }
+
+
+def _supabase_session_start(*, request: HttpRequest, session: SupabaseSession) -> User:
+    # Verify before anything is written: a token PIPO can't verify makes no user and no session.
+    claims = access_token_verify(token=session.access_token)
+    user = user_sync_from_claims(claims=claims)
+    login(request, user, backend=MODEL_BACKEND)
+    _supabase_session_store(
+        request=request,
+        session=SupabaseSession(
+            access_token=session.access_token,
+            refresh_token=session.refresh_token,
+            expires_at=claims.expires_at,
+        ),
+    )
+    return user
+
+
+def account_sign_up(*, request: HttpRequest, email: str, password: str) -> SignUpOutcome:
+    email = email.strip().lower()
+    _password_check(email=email, password=password)
+    if supabase_enabled():
+        outcome = supabase_sign_up(email=email, password=password)
+        if outcome.session is None:
+            return SignUpOutcome(user=None, confirmation_sent_to=email)
+        user = _supabase_session_start(request=request, session=outcome.session)
+    else:
+        if User.objects.filter(username=email).exists():
+            raise AuthFailed(ACCOUNT_EXISTS, field="email")
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(username=email, email=email, password=password)
+        except IntegrityError as exc:  # the same email signed up a moment ago
+            raise AuthFailed(ACCOUNT_EXISTS, field="email") from exc
+        login(request, user, backend=MODEL_BACKEND)
+    profile_ensure(user=user)
+    return SignUpOutcome(user=user)
+
+
+def account_sign_in(*, request: HttpRequest, email: str, password: str) -> User:
+    email = email.strip().lower()
+    if supabase_enabled():
+        user = _supabase_session_start(
+            request=request, session=supabase_sign_in(email=email, password=password)
+        )
+    else:
+        user = authenticate(request, username=email, password=password)
+        if user is None:
+            raise AuthFailed("Wrong email or password.")
+        login(request, user)
+    profile_ensure(user=user)
+    return user
+
+
+def _supabase_tokens_refresh(*, request: HttpRequest, tokens: dict) -> dict:
+    session = supabase_refresh(refresh_token=tokens["refresh_token"])
+    claims = access_token_verify(token=session.access_token)
+    if claims.sub != request.user.supabase_id:
+        raise AuthFailed("The refreshed session belongs to someone else.")
+    fresh = SupabaseSession(
+        access_token=session.access_token,
+        refresh_token=session.refresh_token,
+        expires_at=claims.expires_at,
+    )
+    _supabase_session_store(request=request, session=fresh)
+    return request.session[SUPABASE_SESSION_KEY]
+
+
+def supabase_session_keep_fresh(*, request: HttpRequest) -> None:
+    """Refresh the stored access token shortly before it expires, unseen by the person.
+
+    Raises AuthFailed when Supabase refuses the refresh token (revoked, signed out
+    elsewhere): the Django session is then ended too. When Supabase is unreachable the
+    person keeps browsing and the refresh is tried again on the next request.
+    """
+    tokens = request.session.get(SUPABASE_SESSION_KEY)
+    if not tokens:
+        return
+    if tokens["expires_at"] - settings.SUPABASE_REFRESH_MARGIN_SECONDS > time.time():
+        return
+    # One refresh per session at a time: GoTrue rotates refresh tokens, so a second
+    # concurrent refresh with the same token would be refused and sign the person out.
+    lock_key = f"supabase-refresh:{request.session.session_key}"
+    if not cache.add(lock_key, 1, timeout=30):
+        return
+    try:
+        _supabase_tokens_refresh(request=request, tokens=tokens)
+    except AuthServiceUnavailable as exc:
+        logger.warning("Supabase refresh postponed: %s", exc.detail or exc.message)
+    except AuthFailed:
+        logout(request)
+        raise
+    finally:
+        cache.delete(lock_key)
+
+
+def account_sign_out(*, request: HttpRequest) -> None:
+    """Revoke the Supabase session (if any), then flush the Django session."""
+    tokens = request.session.get(SUPABASE_SESSION_KEY)
+    if tokens and supabase_enabled():
+        try:
+            if tokens["expires_at"] <= time.time():
+                tokens = _supabase_tokens_refresh(request=request, tokens=tokens)
+            supabase_sign_out(access_token=tokens["access_token"])
+        except AuthFailed as exc:
+            # The person asked to leave: they leave, even if Supabase can't be told.
+            logger.warning("Supabase sign-out not confirmed: %s", exc.message)
+    logout(request)

@@ -1,0 +1,100 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts.errors import AuthFailed, AuthServiceUnavailable
+from accounts.forms import SignInForm, SignUpForm
+from accounts.selectors import profile_get
+from accounts.services import account_sign_in, account_sign_out, account_sign_up
+
+
+def _next_url(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return resolve_url("chat:index")
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _form_page(request: HttpRequest, template: str, context: dict, status: int) -> HttpResponse:
+    # One view, two renderings: the whole page, or only the form for an htmx swap.
+    name = f"{template}#auth-form" if request.htmx else template
+    return render(request, name, {"next": _next_url(request), **context}, status=status)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def signin(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return _go(request, _next_url(request))
+    form = SignInForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_sign_in(request=request, **form.cleaned_data)
+        except AuthServiceUnavailable as exc:
+            form.add_error(None, exc.message)
+            status = 503
+        except AuthFailed as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            return _go(request, _next_url(request))
+    return _form_page(request, "accounts/signin.html", {"form": form}, status)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return _go(request, _next_url(request))
+    form = SignUpForm(request.POST or None)
+    status = 200
+    context: dict = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            outcome = account_sign_up(request=request, **form.cleaned_data)
+        except AuthServiceUnavailable as exc:
+            form.add_error(None, exc.message)
+            status = 503
+        except AuthFailed as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            if outcome.user is not None:
+                return _go(request, _next_url(request))
+            context["confirmation_sent_to"] = outcome.confirmation_sent_to
+    return _form_page(request, "accounts/signup.html", context, status)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def signout(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        if not request.user.is_authenticated:
+            return redirect("accounts:signin")
+        return render(request, "accounts/signout.html")
+    account_sign_out(request=request)
+    messages.info(request, "You are signed out.")
+    return _go(request, resolve_url("accounts:signin"))
+
+
+@require_GET
+def api_me(request: HttpRequest) -> JsonResponse:
+    profile = profile_get(user=request.user)
+    return JsonResponse(
+        {
+            "id": request.user.pk,
+            "email": request.user.email,
+            "supabase_id": str(request.user.supabase_id) if request.user.supabase_id else None,
+            "assistant_name": profile.assistant_name if profile else None,
+            "traits": profile.traits if profile else [],
+        }
+    )

@@ -1,0 +1,10 @@
+"""Writes of the memory app. Memory takes a user and plain values; it imports no other app."""
+
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from memory.vectors import collection_get_or_create
+
+
+def memory_space_allocate(*, user: AbstractBaseUser, name: str) -> None:
+    """Create the person's own Chroma collection; calling it again changes nothing."""
+    collection_get_or_create(name=name, metadata={"owner_id": str(user.pk)})

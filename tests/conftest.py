@@ -1,0 +1,134 @@
+"""Shared fixtures: real servers on loopback for every component PIPO talks to.
+
+Under CI=true a test whose service is missing fails; on a laptop it is skipped with the
+reason, so `make test` passes on embedded defaults alone.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings as django_settings
+
+from accounts.tokens import jwks_cache_clear
+from tests.support.gotrue import GoTrueServer
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def service_missing(message: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{message} (CI must provide it)")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, *, process: subprocess.Popen, log: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{url} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail(f"{url} did not answer within {seconds}s:\n{log.read_text()[-3000:]}")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server (`chroma run` from the chromadb package) on a free port."""
+    chroma = Path(sys.executable).parent / "chroma"
+    folder = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    log = folder / "chroma.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [
+                str(chroma),
+                "run",
+                "--path",
+                str(folder / "data"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/api/v2/heartbeat", process=process, log=log, seconds=60)
+    yield url
+    stop_process(process)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _vector_store_for_the_run(request: pytest.FixtureRequest) -> None:
+    # .ci/run sets PIPO_TEST_CHROMA=server: then every test's vectors go to the real server.
+    if os.environ.get("PIPO_TEST_CHROMA") == "server":
+        django_settings.CHROMA_URL = request.getfixturevalue("chroma_server")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not django_settings.REDIS_URL:
+        service_missing("REDIS_URL is not set: this test needs a Redis server")
+    return django_settings.REDIS_URL
+
+
+def supabase_configure(settings, server: GoTrueServer) -> None:
+    settings.SUPABASE_URL = server.url
+    settings.SUPABASE_ANON_KEY = server.anon_key
+    settings.SUPABASE_JWT_SECRET = server.jwt_secret if server.alg == "HS256" else ""
+    settings.SUPABASE_JWKS_URL = f"{server.issuer}/.well-known/jwks.json"
+    settings.SUPABASE_JWT_ISSUER = server.issuer
+    jwks_cache_clear()
+
+
+@pytest.fixture
+def gotrue() -> Iterator[GoTrueServer]:
+    """A GoTrue stand-in signing ES256 tokens (Supabase's asymmetric keys)."""
+    server = GoTrueServer(alg="ES256").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def supabase(settings, gotrue: GoTrueServer) -> Iterator[GoTrueServer]:
+    """PIPO in Supabase mode against the ES256 stand-in."""
+    supabase_configure(settings, gotrue)
+    yield gotrue
+    jwks_cache_clear()
+
+
+@pytest.fixture(params=["HS256", "ES256"])
+def supabase_any_alg(request: pytest.FixtureRequest, settings) -> Iterator[GoTrueServer]:
+    """PIPO in Supabase mode, once with the legacy JWT secret and once with JWKS keys."""
+    server = GoTrueServer(alg=request.param).start()
+    supabase_configure(settings, server)
+    yield server
+    server.stop()
+    jwks_cache_clear()
