@@ -6,4 +6,8 @@ app_name = "chat"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("c/new/", views.new, name="new"),
+    path("c/<int:conversation_id>/", views.room, name="room"),
+    path("c/<int:conversation_id>/rename/", views.rename, name="rename"),
+    path("c/<int:conversation_id>/delete/", views.delete, name="delete"),
 ]

@@ -4,6 +4,8 @@ Everything that talks to Ollama goes through here, so the host, the model and th
 missing server is reported stay in one place.
 """
 
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
@@ -11,8 +13,20 @@ import ollama
 from django.conf import settings
 
 
-class LLMUnavailable(Exception):
+class LLMError(Exception):
+    """A reply could not be generated; the message is meant for the person."""
+
+
+class LLMUnavailable(LLMError):
     """Ollama cannot be reached; the message says what to do about it."""
+
+
+class LLMModelMissing(LLMError):
+    """Ollama answers, but the model is not pulled."""
+
+
+class LLMStreamBroken(LLMError):
+    """The reply stream stopped before Ollama said it was done."""
 
 
 def llm_unreachable_message(*, host: str | None = None) -> str:
@@ -23,8 +37,50 @@ def llm_unreachable_message(*, host: str | None = None) -> str:
     )
 
 
+def llm_model_missing_message(*, model: str) -> str:
+    return f"The model {model} is not available in Ollama. Pull it with: ollama pull {model}"
+
+
 def llm_client(*, timeout: float | None = None) -> ollama.AsyncClient:
     return ollama.AsyncClient(host=settings.OLLAMA_HOST, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class LLMChunk:
+    """One fragment of a streamed reply; the last one has `done` and Ollama's counts."""
+
+    text: str
+    done: bool = False
+    prompt_tokens: int | None = None
+    reply_tokens: int | None = None
+
+
+async def llm_chat_stream(*, model: str, messages: list[dict]) -> AsyncIterator[LLMChunk]:
+    """Stream a chat reply from Ollama, translating its failures into LLMError subclasses.
+
+    Closing this generator early (`aclose()`) closes the HTTP stream, so Ollama stops too.
+    """
+    client = llm_client(timeout=settings.OLLAMA_TIMEOUT_SECONDS)
+    try:
+        stream = await client.chat(model=model, messages=messages, stream=True)
+        async for part in stream:
+            yield LLMChunk(
+                text=part.message.content or "",
+                done=bool(part.done),
+                prompt_tokens=part.prompt_eval_count,
+                reply_tokens=part.eval_count,
+            )
+            if part.done:
+                return
+    except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise LLMUnavailable(llm_unreachable_message()) from exc
+    except ollama.ResponseError as exc:
+        if exc.status_code == 404:
+            raise LLMModelMissing(llm_model_missing_message(model=model)) from exc
+        raise LLMStreamBroken(f"Ollama stopped with an error: {exc.error}") from exc
+    except httpx.HTTPError as exc:
+        raise LLMStreamBroken("The connection to Ollama broke off mid-reply.") from exc
+    raise LLMStreamBroken("Ollama ended the reply without finishing it.")
 
 
 @dataclass(frozen=True)
@@ -48,3 +104,25 @@ def llm_status(*, timeout: float = 3.0) -> LLMStatus:
         raise LLMUnavailable(llm_unreachable_message()) from exc
     names = tuple(m.model for m in listing.models if m.model)
     return LLMStatus(host=settings.OLLAMA_HOST, model=settings.OLLAMA_MODEL, models=names)
+
+
+_model_names_cache: dict[str, tuple[float, list[str]]] = {}
+MODEL_NAMES_TTL_SECONDS = 60.0
+
+
+def llm_model_names() -> list[str]:
+    """Models Ollama has pulled, for the model picker; the configured one if it is down.
+
+    Cached for a minute so that opening a page does not wait on Ollama each time.
+    """
+    now = time.monotonic()
+    cached = _model_names_cache.get(settings.OLLAMA_HOST)
+    if cached and now - cached[0] < MODEL_NAMES_TTL_SECONDS:
+        return cached[1]
+    try:
+        names = sorted(m.removesuffix(":latest") for m in llm_status(timeout=1.5).models)
+    except LLMUnavailable:
+        names = []
+    names = names or [settings.OLLAMA_MODEL]
+    _model_names_cache[settings.OLLAMA_HOST] = (now, names)
+    return names

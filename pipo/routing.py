@@ -1,3 +1,5 @@
-"""Websocket routes of every app, gathered for asgi.py (the chat consumer joins here)."""
+"""Websocket routes of every app, gathered for asgi.py."""
 
-websocket_urlpatterns: list = []
+from chat.routing import websocket_urlpatterns as chat_routes
+
+websocket_urlpatterns = [*chat_routes]

@@ -167,6 +167,14 @@ SUPABASE_TIMEOUT_SECONDS = env.float("SUPABASE_TIMEOUT_SECONDS", default=10.0)
 # --- LLM: Ollama.
 OLLAMA_HOST = env("OLLAMA_HOST", default="http://localhost:11434").rstrip("/")
 OLLAMA_MODEL = env("OLLAMA_MODEL", default="mistral")
+OLLAMA_TIMEOUT_SECONDS = env.float("OLLAMA_TIMEOUT_SECONDS", default=300.0)
+
+# --- Chat.
+PIPO_MAX_MESSAGE_CHARS = env.int("PIPO_MAX_MESSAGE_CHARS", default=16_000)
+PIPO_SHORT_TERM_TURNS = env.int("PIPO_SHORT_TERM_TURNS", default=20)
+PIPO_SHORT_TERM_TTL_SECONDS = env.int("PIPO_SHORT_TERM_TTL_SECONDS", default=24 * 3600)
+PIPO_PROMPT_TOKEN_BUDGET = env.int("PIPO_PROMPT_TOKEN_BUDGET", default=6_000)
+PIPO_RECALL_K = env.int("PIPO_RECALL_K", default=8)
 
 # --- Auth pages and sessions.
 AUTH_USER_MODEL = "accounts.User"

@@ -18,6 +18,7 @@ from django.conf import settings as django_settings
 
 from accounts.tokens import jwks_cache_clear
 from tests.support.gotrue import GoTrueServer
+from tests.support.ollama import OllamaServer
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -132,3 +133,12 @@ def supabase_any_alg(request: pytest.FixtureRequest, settings) -> Iterator[GoTru
     yield server
     server.stop()
     jwks_cache_clear()
+
+
+@pytest.fixture
+def ollama(settings) -> Iterator[OllamaServer]:
+    """The Ollama stand-in, with PIPO pointed at it."""
+    server = OllamaServer().start()
+    settings.OLLAMA_HOST = server.url
+    yield server
+    server.stop()

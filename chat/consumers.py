@@ -1,0 +1,193 @@
+"""The chat websocket: one socket per open conversation page, streaming replies as HTML.
+
+Frames out are htmx out-of-band swaps (the ws extension applies them): the person's
+message and the reply's bubble, then one escaped `<span>` per token appended to the
+bubble, then the finished bubble rendered from the database. Frames in are the
+composer's JSON: `{"message": ..., "model": ...}`, `{"action": "stop"}` or
+`{"action": "retry", "message_id": ...}`.
+"""
+
+import asyncio
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.template.loader import render_to_string
+from django.utils.html import escape
+
+from chat.models import Message
+from chat.selectors import conversation_get, message_get
+from chat.services import (
+    MessageRejected,
+    TurnStart,
+    chat_turn_finish,
+    chat_turn_retry,
+    chat_turn_start,
+)
+from pipo.llm import LLMError, llm_chat_stream
+
+logger = logging.getLogger(__name__)
+
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_BIG = 1009
+MODEL_NAME_CHARS = 100
+
+
+def _group(conversation_id: int) -> str:
+    return f"chat.conversation.{conversation_id}"
+
+
+def _error_frame(text: str) -> str:
+    return render_to_string("chat/_composer_error.html", {"error": text})
+
+
+def _token_frame(message_id: int, text: str) -> str:
+    return f'<span hx-swap-oob="beforeend:#message-{message_id}-text">{escape(text)}</span>'
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        self.conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
+        conversation = await database_sync_to_async(conversation_get)(
+            user=user, conversation_id=self.conversation_id
+        )
+        if conversation is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.generation: asyncio.Task | None = None
+        self.open = True
+        await self.channel_layer.group_add(_group(self.conversation_id), self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        self.open = False
+        if hasattr(self, "conversation_id"):
+            await self.channel_layer.group_discard(_group(self.conversation_id), self.channel_name)
+        # A running reply is not cancelled: it finishes, is saved, and a reconnecting page
+        # receives the finished bubble through the group.
+
+    async def send_frame(self, html: str) -> None:
+        if self.open:
+            await self.send(text_data=html)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self.send_frame(_error_frame("PIPO expects text frames."))
+            return
+        if len(text_data) > settings.PIPO_MAX_MESSAGE_CHARS * 2 + 4096:
+            await self.send_frame(_error_frame("That frame is too large."))
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        try:
+            payload = json.loads(text_data)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            await self.send_frame(_error_frame("PIPO could not read that frame (not JSON)."))
+            return
+        action = payload.get("action") or "send"
+        if action == "stop":
+            await self.stop()
+        elif action in ("send", "retry"):
+            await self.start(action, payload)
+        else:
+            await self.send_frame(_error_frame(f"Unknown action: {str(action)[:40]}"))
+
+    def _model(self, payload: dict) -> str:
+        model = payload.get("model")
+        if isinstance(model, str) and 0 < len(model) <= MODEL_NAME_CHARS:
+            return model
+        return settings.OLLAMA_MODEL
+
+    async def start(self, action: str, payload: dict) -> None:
+        if self.generation is not None and not self.generation.done():
+            await self.send_frame(_error_frame("Wait for the reply, or press Stop."))
+            return
+        model = self._model(payload)
+        try:
+            if action == "send":
+                turn = await database_sync_to_async(chat_turn_start)(
+                    user=self.user,
+                    conversation_id=self.conversation_id,
+                    text=payload.get("message"),
+                    model=model,
+                )
+            else:
+                message_id = payload.get("message_id")
+                if not isinstance(message_id, int | str) or not str(message_id).isdigit():
+                    raise MessageRejected("Retry needs the id of a reply.")
+                turn = await database_sync_to_async(chat_turn_retry)(
+                    user=self.user, message_id=int(message_id), model=model
+                )
+        except MessageRejected as exc:
+            if exc.message:
+                await self.send_frame(_error_frame(exc.message))
+            return
+        except PermissionDenied:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.send_frame(self._opening_frame(turn))
+        self.generation = asyncio.create_task(self.generate(turn))
+
+    def _opening_frame(self, turn: TurnStart) -> str:
+        return render_to_string(
+            "chat/_turn_opening.html",
+            {"user_message": turn.user_message, "assistant_message": turn.assistant_message},
+        )
+
+    async def stop(self) -> None:
+        if self.generation is not None and not self.generation.done():
+            self.generation.cancel()
+
+    async def generate(self, turn: TurnStart) -> None:
+        message = turn.assistant_message
+        parts: list[str] = []
+        status, error = Message.Status.FAILED, ""
+        figures: dict = {}
+        started = time.monotonic()
+        stream = llm_chat_stream(model=message.model, messages=turn.prompt)
+        try:
+            async for chunk in stream:
+                if chunk.text:
+                    if not parts:
+                        figures["first_token_ms"] = int((time.monotonic() - started) * 1000)
+                    parts.append(chunk.text)
+                    await self.send_frame(_token_frame(message.pk, chunk.text))
+                if chunk.done:
+                    figures["prompt_tokens"] = chunk.prompt_tokens
+                    figures["reply_tokens"] = chunk.reply_tokens
+                    status = Message.Status.COMPLETE
+        except asyncio.CancelledError:
+            status = Message.Status.STOPPED
+        except LLMError as exc:
+            error = str(exc)
+        except Exception:
+            logger.exception("reply %s failed", message.pk)
+            error = "Something went wrong while PIPO was answering. Please retry."
+        finally:
+            await stream.aclose()
+        figures["duration_ms"] = int((time.monotonic() - started) * 1000)
+        if status == Message.Status.STOPPED:
+            figures["reply_tokens"] = len(parts) or None
+        await database_sync_to_async(chat_turn_finish)(
+            message_id=message.pk, content="".join(parts), status=status, error=error, **figures
+        )
+        await self.channel_layer.group_send(
+            _group(self.conversation_id),
+            {"type": "chat.message.finished", "message_id": message.pk},
+        )
+
+    async def chat_message_finished(self, event: dict) -> None:
+        message = await database_sync_to_async(message_get)(message_id=event["message_id"])
+        if message is not None:
+            html = render_to_string("chat/_message.html", {"message": message, "oob": True})
+            await self.send_frame(html)

@@ -1,0 +1,188 @@
+"""Writes of the chat app: conversations, and the two ends of each streamed turn.
+
+A turn starts (`chat_turn_start` or `chat_turn_retry`: the person's message saved, the
+reply's row created as streaming, the prompt assembled) and ends (`chat_turn_finish`:
+the reply saved once, with its figures). The tokens in between never touch the database.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from accounts.models import User
+from accounts.selectors import profile_get
+from chat.models import Conversation, Message
+from chat.prompts import Persona, prompt_build
+from chat.selectors import conversation_get
+from chat.short_term import Turn, short_term_push, short_term_recent
+from memory.services import memory_recall
+
+TITLE_CHARS = 60
+
+
+class MessageRejected(Exception):
+    """The message can't be sent; `message` says why (empty for a blank message)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    conversation_id: int
+    user_message: Message | None  # None on a retry: the person's message already exists
+    assistant_message: Message
+    prompt: list[dict]
+
+
+def conversation_create(*, user: User, title: str = "") -> Conversation:
+    return Conversation.objects.create(user=user, title=title.strip()[:120])
+
+
+def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
+    title = " ".join(title.split())
+    if not title:
+        raise MessageRejected("A title can't be empty.")
+    if len(title) > 120:
+        raise MessageRejected(f"A title can have at most 120 characters (it has {len(title)}).")
+    conversation.title = title
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    conversation.delete()
+
+
+def _title_from(text: str) -> str:
+    words = " ".join(text.split())
+    return words if len(words) <= TITLE_CHARS else words[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def message_text_check(*, text: object) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise MessageRejected("")
+    limit = settings.PIPO_MAX_MESSAGE_CHARS
+    if len(text) > limit:
+        raise MessageRejected(
+            f"Your message is {len(text):,} characters long; the limit is {limit:,}. "
+            "Please shorten it or split it in parts."
+        )
+    return text.strip()
+
+
+def _persona(user: User) -> Persona:
+    profile = profile_get(user=user)
+    if profile is None:
+        return Persona()
+    return Persona(assistant_name=profile.assistant_name, traits=tuple(profile.traits or ()))
+
+
+def _prompt(*, user: User, recent: list[Turn], text: str) -> list[dict]:
+    memories = memory_recall(user=user, query=text, k=settings.PIPO_RECALL_K)
+    return prompt_build(
+        persona=_persona(user),
+        memories=[m.text for m in memories],
+        recent_turns=[(t.role, t.content) for t in recent],
+        message=text,
+        budget_tokens=settings.PIPO_PROMPT_TOKEN_BUDGET,
+    )
+
+
+def chat_turn_start(*, user: User, conversation_id: int, text: object, model: str) -> TurnStart:
+    """Save the person's message and open the reply; raises MessageRejected, PermissionDenied."""
+    text = message_text_check(text=text)
+    conversation = conversation_get(user=user, conversation_id=conversation_id)
+    if conversation is None:
+        raise PermissionDenied
+    recent = short_term_recent(conversation_id=conversation.pk)  # before this message lands
+    with transaction.atomic():
+        user_message = Message.objects.create(
+            conversation=conversation, role=Message.Role.USER, content=text
+        )
+        assistant_message = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            status=Message.Status.STREAMING,
+            model=model,
+        )
+        if not conversation.title:
+            conversation.title = _title_from(text)
+        conversation.save(update_fields=["title", "updated_at"])
+    short_term_push(conversation_id=conversation.pk, role=Message.Role.USER, content=text)
+    return TurnStart(
+        conversation_id=conversation.pk,
+        user_message=user_message,
+        assistant_message=assistant_message,
+        prompt=_prompt(user=user, recent=recent, text=text),
+    )
+
+
+def chat_turn_retry(*, user: User, message_id: int, model: str) -> TurnStart:
+    """Generate a failed or stopped reply again, from the same question."""
+    message = (
+        Message.objects.select_related("conversation")
+        .filter(
+            pk=message_id,
+            conversation__user=user,
+            role=Message.Role.ASSISTANT,
+            status__in=[Message.Status.FAILED, Message.Status.STOPPED],
+        )
+        .first()
+    )
+    if message is None:
+        raise MessageRejected("That reply can't be retried (it is finished or not yours).")
+    earlier = Message.objects.filter(conversation=message.conversation, pk__lt=message.pk)
+    question = earlier.filter(role=Message.Role.USER).order_by("-pk").first()
+    if question is None:
+        raise MessageRejected("There is no question to answer again.")
+    history = (
+        earlier.filter(pk__lt=question.pk)
+        .exclude(status__in=[Message.Status.FAILED, Message.Status.STREAMING])
+        .exclude(content="")
+        .order_by("-pk")[: settings.PIPO_SHORT_TERM_TURNS]
+    )
+    recent = [Turn(role=m.role, content=m.content) for m in reversed(history)]
+    message.content = ""
+    message.error = ""
+    message.status = Message.Status.STREAMING
+    message.model = model
+    message.save(update_fields=["content", "error", "status", "model"])
+    return TurnStart(
+        conversation_id=message.conversation_id,
+        user_message=None,
+        assistant_message=message,
+        prompt=_prompt(user=user, recent=recent, text=question.content),
+    )
+
+
+def chat_turn_finish(
+    *,
+    message_id: int,
+    content: str,
+    status: str,
+    error: str = "",
+    prompt_tokens: int | None = None,
+    reply_tokens: int | None = None,
+    first_token_ms: int | None = None,
+    duration_ms: int | None = None,
+) -> Message:
+    """Save the reply once, at the end (complete), at Stop (stopped) or on failure (failed)."""
+    message = Message.objects.select_related("conversation").get(pk=message_id)
+    message.content = content
+    message.status = status
+    message.error = error
+    message.prompt_tokens = prompt_tokens
+    message.reply_tokens = reply_tokens
+    message.first_token_ms = first_token_ms
+    message.duration_ms = duration_ms
+    message.save()
+    message.conversation.save(update_fields=["updated_at"])
+    if content and status in (Message.Status.COMPLETE, Message.Status.STOPPED):
+        short_term_push(
+            conversation_id=message.conversation_id, role=Message.Role.ASSISTANT, content=content
+        )
+    return message
