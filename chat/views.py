@@ -44,7 +44,7 @@ def room(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _own_conversation(request, conversation_id)
     context = {
         "conversation": conversation,
-        "messages": message_list(conversation=conversation),
+        "chat_messages": message_list(conversation=conversation),
     }
     if request.htmx:
         return render(request, "chat/room.html#messages", context)

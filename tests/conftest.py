@@ -58,6 +58,27 @@ def stop_process(process: subprocess.Popen) -> None:
         process.wait()
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pipo_environment(var_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a PIPO process on embedded defaults, with a private var/."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "REDIS_URL", "CHROMA_", "SUPABASE_", "DJANGO_"))
+    }
+    env.update({"PIPO_VAR_DIR": str(var_dir), "OLLAMA_HOST": "http://127.0.0.1:9", **extra})
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return env
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server (`chroma run` from the chromadb package) on a free port."""
@@ -142,3 +163,9 @@ def ollama(settings) -> Iterator[OllamaServer]:
     settings.OLLAMA_HOST = server.url
     yield server
     server.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Playwright's sync API keeps an event loop running in this thread until the session
+    # ends, which async tests after it can't share: browser tests go last.
+    items.sort(key=lambda item: "/e2e/" in str(item.path))

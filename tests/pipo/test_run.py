@@ -13,27 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_for_http
+from tests.conftest import ROOT, free_port, pipo_environment, wait_for_http
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
 def running_pipo(tmp_path):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "REDIS_URL", "CHROMA_", "SUPABASE_", "DJANGO_"))
-    }
-    env.update(PIPO_VAR_DIR=str(tmp_path / "var"), OLLAMA_HOST="http://127.0.0.1:9")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    env = pipo_environment(tmp_path / "var")
     port = free_port()
     env.update(PIPO_HOST="127.0.0.1", PIPO_PORT=str(port))
     log = tmp_path / "honcho.log"
