@@ -297,3 +297,16 @@ async def test_reply_finishes_and_is_saved_after_the_socket_drops(ollama):
     assert reply.status == Message.Status.COMPLETE
     assert reply.content == ollama.reply
     assert 'data-status="complete"' in frames[-1]
+
+
+async def test_slow_first_token_is_measured(ollama):
+    ollama.first_token_delay = 0.3
+    conversation = await make_conversation()
+    socket = await open_socket(conversation)
+    await socket.send_to(text_data=json.dumps({"message": "Take your time"}))
+    frames = await until_finished(socket)
+    await socket.disconnect()
+    _, reply = await rows(conversation)
+    assert reply.status == Message.Status.COMPLETE
+    assert reply.first_token_ms >= 300
+    assert f"first token {reply.first_token_ms} ms" in frames[-1]

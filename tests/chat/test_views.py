@@ -134,3 +134,16 @@ def test_model_picker_falls_back_to_the_setting_when_ollama_is_down(ada_client, 
     conversation = Conversation.objects.create(user=ada)
     page = ada_client.get(conversation.get_absolute_url()).content.decode()
     assert '<option value="mistral" selected>mistral</option>' in page
+
+
+def test_admin_lists_conversations_and_messages(admin_client, ada):
+    conversation = Conversation.objects.create(user=ada, title="Cats")
+    Message.objects.create(conversation=conversation, role="user", content="Miso")
+    assert b"Cats" in admin_client.get(reverse("admin:chat_conversation_changelist")).content
+    assert (
+        b"Miso"
+        in admin_client.get(
+            reverse("admin:chat_conversation_change", args=[conversation.pk])
+        ).content
+    )
+    assert admin_client.get(reverse("admin:chat_message_changelist")).status_code == 200
