@@ -39,14 +39,12 @@ confirmation is on), and an invalid or expired JWT answers
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import hashlib
 import hmac
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 import traceback
@@ -54,7 +52,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -63,6 +60,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from tests.support.loopback import TrackedHandler, TrackedHTTPServer
 
 __all__ = ["GoTrueServer"]
 
@@ -237,53 +236,15 @@ class _Response:
     headers: dict[str, str] | None = None
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _HTTPServer(TrackedHTTPServer):
     def __init__(self, gotrue: GoTrueServer) -> None:
         self.gotrue = gotrue
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def track(self, conn: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(conn)
-
-    def untrack(self, conn: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(conn)
-
-    def close_connections(self) -> None:
-        """Cut idle keep-alive connections so a stopped server really stops answering."""
-        with self._connections_lock:
-            connections = list(self._connections)
-            self._connections.clear()
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(TrackedHandler):
     server_version = "GoTrueFake/1.0"
-    timeout = 30
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

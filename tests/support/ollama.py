@@ -59,10 +59,11 @@ import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.loopback import TrackedHandler, TrackedHTTPServer
 
 __all__ = ["FAULTS", "OllamaServer", "embedding_of", "tokens_of", "unused_loopback_url"]
 
@@ -140,54 +141,16 @@ class _Stopping(Exception):
     """``stop()`` was called while the request was in flight."""
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _HTTPServer(TrackedHTTPServer):
     def __init__(self, owner: OllamaServer) -> None:
         self.owner = owner
         self.stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def track(self, conn: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(conn)
-
-    def untrack(self, conn: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(conn)
-
-    def close_connections(self) -> None:
-        """Cut keep-alive connections and in-flight streams so a stopped server really stops."""
-        with self._connections_lock:
-            connections = list(self._connections)
-            self._connections.clear()
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(TrackedHandler):
     server_version = f"OllamaFake/{VERSION}"
-    timeout = 30
-    disable_nagle_algorithm = True  # headers and each chunk go out in separate writes
     server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
