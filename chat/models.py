@@ -45,6 +45,9 @@ class Message(models.Model):
     reply_tokens = models.PositiveIntegerField(null=True, blank=True)
     first_token_ms = models.PositiveIntegerField("time to first token (ms)", null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    recalled = models.JSONField(
+        default=list, blank=True, help_text="The memories recalled for this reply, with scores."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

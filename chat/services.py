@@ -14,10 +14,11 @@ from django.db import transaction
 from accounts.models import User
 from accounts.selectors import profile_get
 from chat.models import Conversation, Message
-from chat.prompts import Persona, prompt_build
+from chat.prompts import MemoryLine, Persona, prompt_build
 from chat.selectors import conversation_get
 from chat.short_term import Turn, short_term_push, short_term_recent
-from memory.services import memory_recall
+from chat.tasks import message_consolidate_enqueue
+from memory.services import RecalledMemory, memory_recall
 
 TITLE_CHARS = 60
 
@@ -81,11 +82,21 @@ def _persona(user: User) -> Persona:
     return Persona(assistant_name=profile.assistant_name, traits=tuple(profile.traits or ()))
 
 
-def _prompt(*, user: User, recent: list[Turn], text: str) -> list[dict]:
-    memories = memory_recall(user=user, query=text, k=settings.PIPO_RECALL_K)
+def _recall(*, user: User, text: str) -> list[RecalledMemory]:
+    return memory_recall(user=user, query=text, k=settings.PIPO_RECALL_K)
+
+
+def _recalled_for_display(memories: list[RecalledMemory]) -> list[dict]:
+    return [
+        {"id": m.id, "text": m.text, "kind": m.kind, "score": m.score, "parts": m.parts}
+        for m in memories
+    ]
+
+
+def _prompt(*, user: User, recent: list[Turn], text: str, memories: list[RecalledMemory]):
     return prompt_build(
         persona=_persona(user),
-        memories=[m.text for m in memories],
+        memories=[MemoryLine(text=m.text, said_at=m.said_at) for m in memories],
         recent_turns=[(t.role, t.content) for t in recent],
         message=text,
         budget_tokens=settings.PIPO_PROMPT_TOKEN_BUDGET,
@@ -99,6 +110,7 @@ def chat_turn_start(*, user: User, conversation_id: int, text: object, model: st
     if conversation is None:
         raise PermissionDenied
     recent = short_term_recent(conversation_id=conversation.pk)  # before this message lands
+    memories = _recall(user=user, text=text)  # before it can become a memory itself
     with transaction.atomic():
         user_message = Message.objects.create(
             conversation=conversation, role=Message.Role.USER, content=text
@@ -108,16 +120,18 @@ def chat_turn_start(*, user: User, conversation_id: int, text: object, model: st
             role=Message.Role.ASSISTANT,
             status=Message.Status.STREAMING,
             model=model,
+            recalled=_recalled_for_display(memories),
         )
         if not conversation.title:
             conversation.title = _title_from(text)
         conversation.save(update_fields=["title", "updated_at"])
+        transaction.on_commit(lambda: message_consolidate_enqueue(user_message.pk))
     short_term_push(conversation_id=conversation.pk, role=Message.Role.USER, content=text)
     return TurnStart(
         conversation_id=conversation.pk,
         user_message=user_message,
         assistant_message=assistant_message,
-        prompt=_prompt(user=user, recent=recent, text=text),
+        prompt=_prompt(user=user, recent=recent, text=text, memories=memories),
     )
 
 
@@ -146,16 +160,18 @@ def chat_turn_retry(*, user: User, message_id: int, model: str) -> TurnStart:
         .order_by("-pk")[: settings.PIPO_SHORT_TERM_TURNS]
     )
     recent = [Turn(role=m.role, content=m.content) for m in reversed(history)]
+    memories = _recall(user=user, text=question.content)
     message.content = ""
     message.error = ""
     message.status = Message.Status.STREAMING
     message.model = model
-    message.save(update_fields=["content", "error", "status", "model"])
+    message.recalled = _recalled_for_display(memories)
+    message.save(update_fields=["content", "error", "status", "model", "recalled"])
     return TurnStart(
         conversation_id=message.conversation_id,
         user_message=None,
         assistant_message=message,
-        prompt=_prompt(user=user, recent=recent, text=question.content),
+        prompt=_prompt(user=user, recent=recent, text=question.content, memories=memories),
     )
 
 

@@ -12,6 +12,7 @@ from chat.services import (
     conversation_delete,
     conversation_rename,
 )
+from memory.selectors import memory_noted_message_ids
 from pipo.llm import llm_model_names
 
 
@@ -42,9 +43,13 @@ def new(request: HttpRequest) -> HttpResponse:
 @require_GET
 def room(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _own_conversation(request, conversation_id)
+    chat_messages = list(message_list(conversation=conversation))
     context = {
         "conversation": conversation,
-        "chat_messages": message_list(conversation=conversation),
+        "chat_messages": chat_messages,
+        "noted_ids": memory_noted_message_ids(
+            user=request.user, message_ids=[m.pk for m in chat_messages if m.role == "user"]
+        ),
     }
     if request.htmx:
         return render(request, "chat/room.html#messages", context)

@@ -6,4 +6,5 @@ app_name = "memory"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("<int:memory_id>/forget/", views.forget, name="forget"),
 ]

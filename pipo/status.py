@@ -11,6 +11,9 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from memory.embeddings import embedder
+from memory.scoring import scorer
+from memory.selectors import memory_vector_backlog
 from memory.vectors import VectorStoreUnavailable, vector_store_backend, vector_store_heartbeat
 from pipo.llm import LLMUnavailable, llm_status
 
@@ -103,6 +106,18 @@ def status_llm() -> ComponentStatus:
     return ComponentStatus("language model", backend, True, "answering, model available")
 
 
+def status_memory() -> ComponentStatus:
+    backend = f"embeddings: {embedder().name}; importance: {scorer().name}"
+    if scorer().name == "rules":
+        backend += " (run manage.py train_importance)"
+    backlog = memory_vector_backlog()
+    if backlog:
+        return ComponentStatus(
+            "memory", backend, False, f"{backlog} memories wait for their vectors (resync)"
+        )
+    return ComponentStatus("memory", backend, True, "every memory has its vector")
+
+
 def _redacted(url: str) -> str:
     parts = httpx.URL(url)
     return str(parts.copy_with(password="***")) if parts.password else url
@@ -112,6 +127,7 @@ CHECKS: tuple[Callable[[], ComponentStatus], ...] = (
     status_database,
     status_redis,
     status_vector_store,
+    status_memory,
     status_auth,
     status_llm,
 )

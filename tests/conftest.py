@@ -79,31 +79,25 @@ def pipo_environment(var_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Chroma server (`chroma run` from the chromadb package) on a free port."""
-    chroma = Path(sys.executable).parent / "chroma"
-    folder = tmp_path_factory.mktemp("chroma-server")
-    port = free_port()
-    log = folder / "chroma.log"
-    with log.open("w") as log_file:
+def chroma_start(folder: Path, port: int) -> subprocess.Popen:
+    """A real Chroma server (`chroma run` from the chromadb package) on loopback."""
+    log = folder / f"chroma-{port}.log"
+    with log.open("a") as log_file:
         process = subprocess.Popen(
-            [
-                str(chroma),
-                "run",
-                "--path",
-                str(folder / "data"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(folder / "data"),
+             "--host", "127.0.0.1", "--port", str(port)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/api/v2/heartbeat", process=process, log=log, seconds=60)
-    yield url
+        )  # fmt: skip
+    wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", process=process, log=log, seconds=60)
+    return process
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    process = chroma_start(tmp_path_factory.mktemp("chroma-server"), port)
+    yield f"http://127.0.0.1:{port}"
     stop_process(process)
 
 

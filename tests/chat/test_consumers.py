@@ -310,3 +310,26 @@ async def test_slow_first_token_is_measured(ollama):
     assert reply.status == Message.Status.COMPLETE
     assert reply.first_token_ms >= 300
     assert f"first token {reply.first_token_ms} ms" in frames[-1]
+
+
+async def test_facts_from_one_conversation_come_back_in_the_next(ollama):
+    first = await make_conversation()
+    socket = await open_socket(first)
+    await socket.send_to(text_data=json.dumps({"message": "My cat is called Miso, a tabby"}))
+    await until_finished(socket)
+    await socket.disconnect()
+
+    later = await database_sync_to_async(Conversation.objects.create)(
+        user=await database_sync_to_async(lambda: first.user)()
+    )
+    socket = await open_socket(later)
+    await socket.send_to(text_data=json.dumps({"message": "What is my cat called?"}))
+    frames = await until_finished(socket)
+    await socket.disconnect()
+
+    system = ollama.requests_for("/api/chat")[-1]["messages"][0]["content"]
+    assert '"My cat is called Miso, a tabby"' in system
+    assert "recalled 1 memory" in frames[-1]
+    _, reply = await rows(later)
+    assert reply.recalled[0]["text"] == "My cat is called Miso, a tabby"
+    assert {"dense", "lexical", "prior"} <= set(reply.recalled[0]["parts"])

@@ -147,3 +147,30 @@ def test_admin_lists_conversations_and_messages(admin_client, ada):
         ).content
     )
     assert admin_client.get(reverse("admin:chat_message_changelist")).status_code == 200
+
+
+def test_a_message_that_became_a_memory_is_marked_noted(ada_client, ada):
+    from chat.tasks import message_consolidate
+
+    conversation = Conversation.objects.create(user=ada, title="Me")
+    kept = Message.objects.create(
+        conversation=conversation, role="user", content="I am allergic to peanuts"
+    )
+    small = Message.objects.create(conversation=conversation, role="user", content="thanks!")
+    assert message_consolidate(kept.pk) == "kept"
+    assert message_consolidate(small.pk) == "skipped"
+    page = ada_client.get(conversation.get_absolute_url()).content.decode()
+    assert page.count("✓ noted") == 1
+
+
+def test_recalled_memories_with_html_render_as_text(ada_client, ada):
+    conversation = Conversation.objects.create(user=ada)
+    Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        content="ok",
+        recalled=[{"id": 1, "text": "<script>alert(1)</script>", "score": 0.9, "parts": {}}],
+    )
+    page = ada_client.get(conversation.get_absolute_url()).content.decode()
+    assert "recalled 1 memory" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page

@@ -24,7 +24,7 @@ def test_command_lists_every_part_and_fails_while_one_is_down():
     with pytest.raises(CommandError, match="Some parts are not answering"):
         call_command("pipo_status", stdout=out)
     text = " ".join(re.findall(r"[^\s│┃]+", out.getvalue()))  # undo the table's wrapping
-    for part in ("database", "short-term buffer", "vector store", "auth", "language model"):
+    for part in ("database", "short-term", "vector store", "memory", "auth", "language model"):
         assert part in text
     assert "PIPO can't reach the language model at http://127.0.0.1:9" in text
 
@@ -81,4 +81,21 @@ def test_status_page_and_its_htmx_partial(admin_client):
     assert partial.status_code == 200
     assert b"<html" not in partial.content
     assert partial.content.decode().lstrip().startswith('<div id="components"')
-    assert len(status_all()) == 5
+    assert len(status_all()) == 6
+
+
+def test_memory_part_names_the_models_and_the_vector_backlog(django_user_model):
+    from django.utils import timezone
+
+    from memory.models import Memory
+    from pipo.status import status_memory
+
+    part = status_memory()
+    assert part.ok
+    assert part.backend == (
+        "embeddings: all-MiniLM-L6-v2; importance: rules (run manage.py train_importance)"
+    )
+    ada = django_user_model.objects.create_user(username="ada", email="ada@example.test")
+    Memory.objects.create(user=ada, text="x", said_at=timezone.now())  # pending vector
+    part = status_memory()
+    assert not part.ok and "1 memories wait for their vectors" in part.detail

@@ -1,0 +1,65 @@
+"""django-q2 tasks of the chat app: thin, by id, handing messages to memory."""
+
+import logging
+from datetime import timedelta
+
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from chat.models import Message
+from memory.models import Consolidation
+from memory.services import memory_consolidate
+
+logger = logging.getLogger(__name__)
+SWEEP_WINDOW = timedelta(days=2)
+
+
+def message_consolidate(message_id: int) -> str:
+    message = (
+        Message.objects.select_related("conversation__user")
+        .filter(pk=message_id, role=Message.Role.USER)
+        .first()
+    )
+    if message is None:
+        return "gone"
+    user = message.conversation.user
+    previous = (
+        Message.objects.filter(conversation_id=message.conversation_id, pk__lt=message.pk)
+        .exclude(content="")
+        .order_by("-pk")
+        .first()
+    )
+    memory = memory_consolidate(
+        user=user,
+        text=message.content,
+        said_at=message.created_at,
+        source_message_id=message.pk,
+        speaker=user.first_name or user.email.split("@")[0],
+        context=f"{previous.role}: {previous.content[:300]}" if previous else "",
+    )
+    return "kept" if memory else "skipped"
+
+
+def message_consolidate_enqueue(message_id: int) -> None:
+    """Queue consolidation; if the broker is down the sweep picks the message up later."""
+    try:
+        async_task("chat.tasks.message_consolidate", message_id, task_name="consolidate")
+    except Exception as exc:
+        logger.warning("consolidation of message %s left to the sweep: %s", message_id, exc)
+
+
+def messages_consolidate_sweep() -> int:
+    """Consolidate recent user messages the worker missed (it was down, the task failed)."""
+    done = Consolidation.objects.values_list("source_message_id", flat=True)
+    missed = (
+        Message.objects.filter(
+            role=Message.Role.USER, created_at__gte=timezone.now() - SWEEP_WINDOW
+        )
+        .exclude(pk__in=done)
+        .values_list("pk", flat=True)
+    )
+    count = 0
+    for message_id in missed:
+        message_consolidate(message_id)
+        count += 1
+    return count

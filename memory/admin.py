@@ -1,0 +1,101 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from memory.models import Consolidation, Memory, MemorySpace
+from memory.services import memory_forget, memory_pin, memory_reinforce, memory_vectors_resync
+
+
+@admin.register(Memory)
+class MemoryAdmin(admin.ModelAdmin):
+    list_display = (
+        "short_text",
+        "user",
+        "kind",
+        "importance",
+        "strength",
+        "access_count",
+        "current_retention",
+        "vector_status",
+        "pinned",
+        "created_at",
+        "last_accessed_at",
+    )
+    list_filter = ("kind", "vector_status", "pinned", "user")
+    search_fields = ("text", "user__email", "source_label")
+    list_select_related = ("user",)
+    readonly_fields = (
+        "current_retention",
+        "source_link",
+        "key_text",
+        "vector_status",
+        "embedding_model",
+        "access_count",
+        "last_accessed_at",
+        "created_at",
+        "updated_at",
+    )
+    raw_id_fields = ("user", "superseded_by")
+    actions = ("forget", "pin", "unpin", "reinforce", "resync")
+
+    @admin.display(description="text")
+    def short_text(self, memory: Memory) -> str:
+        return memory.text if len(memory.text) <= 90 else memory.text[:89] + "…"
+
+    @admin.display(description="retention now")
+    def current_retention(self, memory: Memory) -> str:
+        return f"{memory.retention():.2f}"
+
+    @admin.display(description="source message")
+    def source_link(self, memory: Memory) -> str:
+        if memory.source_message_id is None:
+            return memory.source_label or "—"
+        try:
+            url = reverse("admin:chat_message_change", args=[memory.source_message_id])
+        except NoReverseMatch:
+            return str(memory.source_message_id)
+        return format_html('<a href="{}">message {}</a>', url, memory.source_message_id)
+
+    @admin.action(description="Forget (delete the memory and its vector)")
+    def forget(self, request: HttpRequest, queryset: QuerySet[Memory]) -> None:
+        count = memory_forget(memory_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Forgot {count} memories.", messages.SUCCESS)
+
+    @admin.action(description="Pin (never fades)")
+    def pin(self, request: HttpRequest, queryset: QuerySet[Memory]) -> None:
+        count = memory_pin(memory_ids=list(queryset.values_list("pk", flat=True)), pinned=True)
+        self.message_user(request, f"Pinned {count} memories.", messages.SUCCESS)
+
+    @admin.action(description="Unpin")
+    def unpin(self, request: HttpRequest, queryset: QuerySet[Memory]) -> None:
+        count = memory_pin(memory_ids=list(queryset.values_list("pk", flat=True)), pinned=False)
+        self.message_user(request, f"Unpinned {count} memories.", messages.SUCCESS)
+
+    @admin.action(description="Reinforce (as if recalled now)")
+    def reinforce(self, request: HttpRequest, queryset: QuerySet[Memory]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        memory_reinforce(memory_ids=ids)
+        self.message_user(request, f"Reinforced {len(ids)} memories.", messages.SUCCESS)
+
+    @admin.action(description="Resync vectors that are pending or failed")
+    def resync(self, request: HttpRequest, queryset: QuerySet[Memory]) -> None:
+        synced = memory_vectors_resync()
+        self.message_user(request, f"Synced {synced} vectors.", messages.SUCCESS)
+
+
+@admin.register(MemorySpace)
+class MemorySpaceAdmin(admin.ModelAdmin):
+    list_display = ("collection", "user", "embedding_model", "created_at")
+    search_fields = ("collection", "user__email")
+    list_select_related = ("user",)
+    readonly_fields = ("collection", "embedding_model", "created_at")
+
+
+@admin.register(Consolidation)
+class ConsolidationAdmin(admin.ModelAdmin):
+    list_display = ("source_message_id", "user", "outcome", "importance", "memory", "created_at")
+    list_filter = ("outcome",)
+    list_select_related = ("user", "memory")
+    raw_id_fields = ("user", "memory")
