@@ -6,6 +6,7 @@ deletion (the count went down) rebuilds it. The worker and the web process each 
 their own, so nothing needs to be shared or invalidated across processes.
 """
 
+import bisect
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,14 +18,31 @@ from memory.ranking import LexicalIndex
 
 
 @dataclass
-class _Entry:
+class PersonIndex:
+    """A person's BM25 index, and their recallable memory ids in the order they were said."""
+
     index: LexicalIndex = field(default_factory=LexicalIndex)
+    ids: list[int] = field(default_factory=list)  # sorted: ids grow in the order of formation
     seen_until: datetime | None = None
     count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def neighbours(self, memory_ids) -> dict[int, list[int]]:
+        """The memories formed just before and just after each of these."""
+        found = {}
+        for memory_id in memory_ids:
+            at = bisect.bisect_left(self.ids, memory_id)
+            if at < len(self.ids) and self.ids[at] == memory_id:
+                found[memory_id] = [self.ids[i] for i in (at - 1, at + 1) if 0 <= i < len(self.ids)]
+        return found
 
-_entries: dict[int, _Entry] = {}
+    def _discard(self, memory_id: int) -> None:
+        at = bisect.bisect_left(self.ids, memory_id)
+        if at < len(self.ids) and self.ids[at] == memory_id:
+            del self.ids[at]
+
+
+_entries: dict[int, PersonIndex] = {}
 _entries_lock = threading.Lock()
 
 
@@ -32,29 +50,32 @@ def _recallable(user_id: int):
     return Memory.objects.filter(user_id=user_id, superseded_by__isnull=True)
 
 
-def lexical_index_for(*, user_id: int) -> LexicalIndex:
+def lexical_index_for(*, user_id: int) -> PersonIndex:
     with _entries_lock:
-        entry = _entries.setdefault(user_id, _Entry())
+        entry = _entries.setdefault(user_id, PersonIndex())
     with entry.lock:
         state = _recallable(user_id).aggregate(count=Count("id"), latest=Max("updated_at"))
         if state["count"] == entry.count and state["latest"] == entry.seen_until:
-            return entry.index
+            return entry
         changed = Memory.objects.filter(user_id=user_id)
         if entry.seen_until is not None and state["count"] >= entry.count:
             changed = changed.filter(updated_at__gt=entry.seen_until)
         else:
             entry.index = LexicalIndex()
+            entry.ids = []
             changed = _recallable(user_id)
         for memory_id, key_text, superseded in changed.values_list(
             "id", "key_text", "superseded_by_id"
         ):
             if memory_id in entry.index:
                 entry.index.remove(memory_id)
+                entry._discard(memory_id)
             if superseded is None:
                 entry.index.add(memory_id, key_text)
+                bisect.insort(entry.ids, memory_id)
         entry.count = state["count"]
         entry.seen_until = state["latest"]
-        return entry.index
+        return entry
 
 
 def lexical_index_forget(*, user_id: int) -> None:

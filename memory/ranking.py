@@ -235,10 +235,13 @@ def memory_key_text(
 ) -> str:
     """The text a memory is indexed under, lexically and densely.
 
-    "[said_at] speaker: text [shares a photo of: caption]", then the context (the turn
-    before, itself as "speaker: text") on its own line. The previous turn matters because a
-    statement often answers a question whose words the statement does not repeat ("What
-    did you research?" -> "Adoption agencies."). The caption stands in for a shared image.
+    "[said_at] speaker: text [shares a photo of: caption]", then "(in reply to CONTEXT)" on
+    its own line, CONTEXT being the message said just before in the same conversation,
+    itself built with this function without said_at or context. Every part counted on the
+    dev file: the speaker (+0.22 dense), the date (+0.04 to +0.07), the context (+0.10).
+    The context matters because a statement often answers a question whose words it does
+    not repeat ("What did you research?" -> "Adoption agencies."); the caption stands in
+    for a shared image.
     """
     head = f"{speaker}: {text.strip()}"
     if said_at:
@@ -280,6 +283,7 @@ class LexicalIndex(Generic[Id]):
         self._postings: dict[str, dict[int, int]] = {}
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._total_length = 0.0
+        self._norm: np.ndarray | None = None  # per-slot BM25 length norm, None when stale
         for item_id, text in items:
             self.add(item_id, text)
 
@@ -312,6 +316,7 @@ class LexicalIndex(Generic[Id]):
         self._lengths[slot] = length
         self._total_length += length
         self._slot_of[item_id] = slot
+        self._norm = None
         for term, tf in counts.items():
             self._postings.setdefault(term, {})[slot] = tf
             self._arrays.pop(term, None)
@@ -332,6 +337,7 @@ class LexicalIndex(Generic[Id]):
         self._doc_terms[slot] = {}
         self._ids[slot] = None
         self._free.append(slot)
+        self._norm = None
 
     def _postings_arrays(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         arrays = self._arrays.get(term)
@@ -350,8 +356,11 @@ class LexicalIndex(Generic[Id]):
         n = len(self._slot_of)
         if n == 0:
             return scores
-        avgdl = self._total_length / n or 1.0
-        norm = self.k1 * (1.0 - self.b + self.b * self._lengths[: len(self._ids)] / avgdl)
+        norm = self._norm
+        if norm is None:
+            avgdl = self._total_length / n or 1.0
+            lengths = self._lengths[: len(self._ids)]
+            norm = self._norm = self.k1 * (1.0 - self.b + self.b * lengths / avgdl)
         for term in set(self._tokenize(query)):
             arrays = self._postings_arrays(term)
             if arrays is None:

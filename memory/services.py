@@ -259,7 +259,8 @@ def memory_recall(
         dense = vectors_nearest(collection=space.collection, vector=vector.tolist(), n=candidates)
     except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
         logger.warning("recall without vectors for user %s: %s", user.pk, exc)
-    lexical = lexical_index_for(user_id=user.pk).scores(query, candidates)
+    person_index = lexical_index_for(user_id=user.pk)
+    lexical = person_index.index.scores(query, candidates)
     ids = {i for i, _ in dense} | {i for i, _ in lexical}
     rows = {
         m.pk: m for m in Memory.objects.filter(user=user, pk__in=ids, superseded_by__isnull=True)
@@ -270,7 +271,13 @@ def memory_recall(
         i: IMPORTANCE_WEIGHT * m.importance + RETENTION_WEIGHT * m.retention(now=now)
         for i, m in rows.items()
     }
-    ranked = fuse(dense=dense, lexical=lexical, prior=prior, k=k)
+    ranked = fuse(
+        dense=dense,
+        lexical=lexical,
+        prior=prior,
+        neighbours=person_index.neighbours(rows),
+        k=k,
+    )
     recalled = [
         RecalledMemory(
             id=i,
