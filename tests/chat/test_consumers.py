@@ -11,6 +11,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from chat.models import Conversation, Message
+from memory.models import Memory
 from pipo.asgi import application
 from pipo.routing import websocket_urlpatterns
 from tests.support.ollama import tokens_of, unused_loopback_url
@@ -43,7 +44,7 @@ async def open_socket(conversation: Conversation, user=None) -> WebsocketCommuni
     return communicator
 
 
-async def until_finished(communicator: WebsocketCommunicator, timeout: float = 10) -> list[str]:
+async def until_finished(communicator: WebsocketCommunicator, timeout: float = 30) -> list[str]:
     """Frames up to and including the finished bubble (the out-of-band replacement)."""
     frames = []
     while True:
@@ -116,9 +117,9 @@ async def test_stop_closes_the_ollama_stream_and_keeps_the_partial_reply(ollama)
     conversation = await make_conversation()
     socket = await open_socket(conversation)
     await socket.send_to(text_data=json.dumps({"message": "Tell me a long story"}))
-    frames = [await socket.receive_from(timeout=5)]
+    frames = [await socket.receive_from(timeout=30)]
     while len([f for f in frames if TOKEN.fullmatch(f)]) < 3:
-        frames.append(await socket.receive_from(timeout=5))
+        frames.append(await socket.receive_from(timeout=30))
 
     await socket.send_to(text_data=json.dumps({"action": "stop"}))
     frames += await until_finished(socket)
@@ -217,7 +218,7 @@ async def test_overlong_message_is_refused_with_the_limit(settings, ollama):
     conversation = await make_conversation()
     socket = await open_socket(conversation)
     await socket.send_to(text_data=json.dumps({"message": "x" * 101}))
-    frame = await socket.receive_from()
+    frame = await socket.receive_from(timeout=30)
     await socket.disconnect()
     assert 'id="composer-error"' in frame
     assert "101 characters long; the limit is 100" in frame
@@ -238,7 +239,7 @@ async def test_unreadable_frames_get_an_error_frame_and_no_row(ollama, frame, sa
     conversation = await make_conversation()
     socket = await open_socket(conversation)
     await socket.send_to(text_data=frame)
-    reply = await socket.receive_from()
+    reply = await socket.receive_from(timeout=30)
     await socket.disconnect()
     assert 'id="composer-error"' in reply and says in reply
     assert await rows(conversation) == []
@@ -248,7 +249,7 @@ async def test_binary_frame_gets_an_error_frame(ollama):
     conversation = await make_conversation()
     socket = await open_socket(conversation)
     await socket.send_to(bytes_data=b"\x00\x01")
-    assert "text frames" in await socket.receive_from()
+    assert "text frames" in await socket.receive_from(timeout=30)
     await socket.disconnect()
 
 
@@ -257,7 +258,7 @@ async def test_oversized_frame_closes_the_socket(settings, ollama):
     conversation = await make_conversation()
     socket = await open_socket(conversation)
     await socket.send_to(text_data=json.dumps({"message": "x" * 10_000}))
-    assert "too large" in await socket.receive_from()
+    assert "too large" in await socket.receive_from(timeout=30)
     closed = await socket.receive_output()
     assert closed == {"type": "websocket.close", "code": 1009}
     assert await rows(conversation) == []
@@ -287,7 +288,7 @@ async def test_reply_finishes_and_is_saved_after_the_socket_drops(ollama):
     conversation = await make_conversation()
     socket = await open_socket(conversation)
     await socket.send_to(text_data=json.dumps({"message": "Go on"}))
-    await socket.receive_from()
+    await socket.receive_from(timeout=30)
     await socket.disconnect()  # the page's connection drops mid-reply
 
     again = await open_socket(conversation)
@@ -333,3 +334,19 @@ async def test_facts_from_one_conversation_come_back_in_the_next(ollama):
     _, reply = await rows(later)
     assert reply.recalled[0]["text"] == "My cat is called Miso, a tabby"
     assert {"dense", "lexical", "prior"} <= set(reply.recalled[0]["parts"])
+
+
+async def test_chat_answers_while_chroma_is_down(settings, ollama):
+    settings.CHROMA_URL = "http://127.0.0.1:9"
+    conversation = await make_conversation()
+    socket = await open_socket(conversation)
+    await socket.send_to(text_data=json.dumps({"message": "I am allergic to peanuts"}))
+    frames = await until_finished(socket)
+    await socket.disconnect()
+    assert 'data-status="complete"' in frames[-1]
+    _, reply = await rows(conversation)
+    assert reply.content == "You said: I am allergic to peanuts"
+    pending = await database_sync_to_async(
+        lambda: list(Memory.objects.values_list("vector_status", flat=True))
+    )()
+    assert pending == ["pending"]  # kept, waiting for its vector
