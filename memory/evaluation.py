@@ -175,12 +175,12 @@ def _baseline(conversation: dict, ks: tuple[int, ...], tally: _Tally, kind: str,
     """Every raw turn stored, ranked by BM25 or by dense cosine alone (for comparison)."""
     turns = conversation["turns"]
     labels = [t.dia_id for t in turns]
+    # The raw turn as a plain store would keep it: who said it, what, and the photo caption.
+    texts = [f"{t.speaker}: {t.text} {t.caption}".strip() for t in turns]
     if kind == "bm25":
-        index = LexicalIndex()
-        for n, turn in enumerate(turns):
-            index.add(n, turn.text)
+        index = LexicalIndex(enumerate(texts))
     else:
-        matrix = embed_texts([t.text for t in turns])
+        matrix = embed_texts(texts)
     step(len(turns))
     for question in _scored(conversation["questions"]):
         if kind == "bm25":
