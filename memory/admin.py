@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from memory.models import Consolidation, Memory, MemorySpace
+from memory.models import Consolidation, ForgetLog, Memory, MemorySpace
 from memory.services import memory_forget, memory_pin, memory_reinforce, memory_vectors_resync
 
 
@@ -99,3 +99,25 @@ class ConsolidationAdmin(admin.ModelAdmin):
     list_filter = ("outcome",)
     list_select_related = ("user", "memory")
     raw_id_fields = ("user", "memory")
+
+
+@admin.register(ForgetLog)
+class ForgetLogAdmin(admin.ModelAdmin):
+    list_display = (
+        "memory_id",
+        "user",
+        "kind",
+        "importance",
+        "retention",
+        "reason",
+        "forgotten_at",
+    )
+    list_filter = ("kind", "user")
+    search_fields = ("text", "user__email", "reason")
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -116,3 +116,24 @@ class Consolidation(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.source_message_id}: {self.outcome}"
+
+
+class ForgetLog(models.Model):
+    """An audit entry for each memory the decay job forgot: what, when, why."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    memory_id = models.BigIntegerField()
+    kind = models.CharField(max_length=16)
+    importance = models.FloatField()
+    strength = models.FloatField()
+    retention = models.FloatField()
+    reason = models.CharField(max_length=200)
+    text = models.TextField(blank=True, help_text="Kept only when PIPO_FORGET_KEEP_TEXT is on.")
+    forgotten_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-forgotten_at", "-id"]
+        indexes = [models.Index(fields=["user", "-forgotten_at"])]
+
+    def __str__(self) -> str:
+        return f"memory {self.memory_id} forgotten: {self.reason}"

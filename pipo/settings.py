@@ -195,6 +195,11 @@ PIPO_MEMORY_STRENGTH_PER_IMPORTANCE_DAYS = env.float(
     "PIPO_MEMORY_STRENGTH_PER_IMPORTANCE_DAYS", default=28.0
 )
 PIPO_MEMORY_RECALL_BOOST = env.float("PIPO_MEMORY_RECALL_BOOST", default=1.5)
+# The hourly decay job forgets a memory whose retention AND importance are both below
+# these (a pinned memory never). Forgetting leaves an audit entry; its text only if kept.
+PIPO_DECAY_RETENTION_THRESHOLD = env.float("PIPO_DECAY_RETENTION_THRESHOLD", default=0.05)
+PIPO_DECAY_IMPORTANCE_THRESHOLD = env.float("PIPO_DECAY_IMPORTANCE_THRESHOLD", default=0.5)
+PIPO_FORGET_KEEP_TEXT = env.bool("PIPO_FORGET_KEEP_TEXT", default=False)
 
 # --- Auth pages and sessions.
 AUTH_USER_MODEL = "accounts.User"
