@@ -7,6 +7,7 @@ loaded once per process, on first use, behind a lock. `PIPO_EMBEDDINGS=ollama:<m
 uses an Ollama embedding model through `/api/embed` instead. Nothing downloads.
 """
 
+import logging
 import os
 import threading
 from functools import lru_cache
@@ -120,3 +121,17 @@ def embedder() -> Embedder:
 def embed_texts(texts: list[str]) -> np.ndarray:
     """Unit vectors, one row per text; raises EmbeddingsUnavailable."""
     return embedder().embed(texts)
+
+
+def embedder_warm_up() -> threading.Thread:
+    """Load the model in a background thread (the web process calls this at start)."""
+
+    def load() -> None:
+        try:
+            embed_texts(["warm up"])
+        except EmbeddingsUnavailable as exc:
+            logging.getLogger(__name__).warning("embedding model not loaded: %s", exc)
+
+    thread = threading.Thread(target=load, name="embedder-warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -12,7 +12,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from memory.embeddings import embedder_warm_up  # noqa: E402
 from pipo.routing import websocket_urlpatterns  # noqa: E402
+
+# Load the embedding model in the background now, not during someone's first message.
+embedder_warm_up()
 
 application = ProtocolTypeRouter(
     {

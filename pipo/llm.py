@@ -4,7 +4,9 @@ Everything that talks to Ollama goes through here, so the host, the model and th
 missing server is reported stay in one place.
 """
 
+import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -41,8 +43,19 @@ def llm_model_missing_message(*, model: str) -> str:
     return f"The model {model} is not available in Ollama. Pull it with: ollama pull {model}"
 
 
+# Per event loop (an httpx client belongs to the loop it was made on); a closed loop's
+# clients go with it.
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def llm_client(*, timeout: float | None = None) -> ollama.AsyncClient:
-    return ollama.AsyncClient(host=settings.OLLAMA_HOST, timeout=timeout)
+    """One client per event loop and host: building one loads the CA bundle into a new
+    SSL context (~50 ms of CPU on the event loop), too much to pay for every reply."""
+    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    key = (settings.OLLAMA_HOST, timeout)
+    if key not in clients:
+        clients[key] = ollama.AsyncClient(host=settings.OLLAMA_HOST, timeout=timeout)
+    return clients[key]
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,7 @@ async def llm_chat_stream(*, model: str, messages: list[dict]) -> AsyncIterator[
     Closing this generator early (`aclose()`) closes the HTTP stream, so Ollama stops too.
     """
     client = llm_client(timeout=settings.OLLAMA_TIMEOUT_SECONDS)
+    stream = None
     try:
         stream = await client.chat(model=model, messages=messages, stream=True)
         async for part in stream:
@@ -80,6 +94,11 @@ async def llm_chat_stream(*, model: str, messages: list[dict]) -> AsyncIterator[
         raise LLMStreamBroken(f"Ollama stopped with an error: {exc.error}") from exc
     except httpx.HTTPError as exc:
         raise LLMStreamBroken("The connection to Ollama broke off mid-reply.") from exc
+    finally:
+        if stream is not None:
+            # Ends the HTTP response now (at done, Stop or failure), handing the connection
+            # back to the shared client's pool instead of leaving it to the garbage collector.
+            await stream.aclose()
     raise LLMStreamBroken("Ollama ended the reply without finishing it.")
 
 

@@ -350,3 +350,16 @@ async def test_chat_answers_while_chroma_is_down(settings, ollama):
         lambda: list(Memory.objects.values_list("vector_status", flat=True))
     )()
     assert pending == ["pending"]  # kept, waiting for its vector
+
+
+async def test_an_idle_socket_on_the_redis_channel_layer_stays_open(redis_url, ollama):
+    from channels.layers import get_channel_layer
+
+    assert type(get_channel_layer()).__name__ == "RedisChannelLayer"
+    conversation = await make_conversation()
+    socket = await open_socket(conversation)
+    await asyncio.sleep(6.5)  # longer than channels-redis's 5 s BZPOPMIN
+    await socket.send_to(text_data=json.dumps({"message": "Still there?"}))
+    frames = await until_finished(socket)
+    await socket.disconnect()
+    assert 'data-status="complete"' in frames[-1]

@@ -14,6 +14,9 @@ from typing import Any
 class TrackedHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Python's default backlog of 5 makes Linux reset connections when 50 clients (the
+    # streaming bench) connect at once.
+    request_queue_size = 128
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self._connections: set[socket.socket] = set()
