@@ -42,7 +42,12 @@ class MemoryAdmin(admin.ModelAdmin):
 
     @admin.display(description="text")
     def short_text(self, memory: Memory) -> str:
-        return memory.text if len(memory.text) <= 90 else memory.text[:89] + "…"
+        text = memory.text if len(memory.text) <= 90 else memory.text[:89] + "…"
+        if memory.superseded_by_id:
+            return format_html(
+                '<s title="superseded by memory {}">{}</s>', memory.superseded_by_id, text
+            )
+        return text
 
     @admin.display(description="retention now")
     def current_retention(self, memory: Memory) -> str:

@@ -21,6 +21,7 @@ from memory.lexical import lexical_index_for
 from memory.models import Consolidation, Memory, MemorySpace
 from memory.ranking import fuse, memory_key_text
 from memory.scoring import importance_score
+from memory.superseding import memory_supersede
 from memory.vectors import (
     VectorStoreUnavailable,
     collection_get_or_create,
@@ -169,6 +170,7 @@ def memory_consolidate(
     caption: str = "",
     source_label: str = "",
     keep_all: bool = False,
+    supersede: bool = True,
 ) -> Memory | None:
     """Decide whether a message is worth remembering, and remember it once.
 
@@ -218,6 +220,8 @@ def memory_consolidate(
                 vector=vector,
             )
             outcome = Consolidation.Outcome.KEPT
+            if supersede and vector is not None and settings.PIPO_SUPERSEDE:
+                memory_supersede(memory=memory, vector=vector.tolist())
     if source_message_id is not None:
         try:
             with transaction.atomic():

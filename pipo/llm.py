@@ -5,6 +5,7 @@ missing server is reported stay in one place.
 """
 
 import asyncio
+import json
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -145,3 +146,36 @@ def llm_model_names() -> list[str]:
     names = names or [settings.OLLAMA_MODEL]
     _model_names_cache[settings.OLLAMA_HOST] = (now, names)
     return names
+
+
+class LLMBadAnswer(LLMError):
+    """Ollama answered, but not with the JSON that was asked for."""
+
+
+def llm_json(*, system: str, prompt: str, model: str | None = None, timeout: float = 30.0) -> dict:
+    """Ask for a structured answer (Ollama's JSON mode); the parsed object, or LLMError."""
+    model = model or settings.OLLAMA_MODEL
+    client = ollama.Client(host=settings.OLLAMA_HOST, timeout=timeout)
+    try:
+        response = client.chat(
+            model=model,
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+            format="json",
+            stream=False,
+            options={"temperature": 0},
+        )
+    except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise LLMUnavailable(llm_unreachable_message()) from exc
+    except ollama.ResponseError as exc:
+        if exc.status_code == 404:
+            raise LLMModelMissing(llm_model_missing_message(model=model)) from exc
+        raise LLMBadAnswer(f"Ollama answered with an error: {exc.error}") from exc
+    except httpx.HTTPError as exc:
+        raise LLMUnavailable(llm_unreachable_message()) from exc
+    try:
+        answer = json.loads(response.message.content or "")
+    except ValueError as exc:
+        raise LLMBadAnswer("the model's answer was not JSON") from exc
+    if not isinstance(answer, dict):
+        raise LLMBadAnswer("the model's answer was not a JSON object")
+    return answer

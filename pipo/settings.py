@@ -202,6 +202,8 @@ PIPO_MEMORY_RECALL_BOOST = env.float("PIPO_MEMORY_RECALL_BOOST", default=1.5)
 PIPO_DECAY_RETENTION_THRESHOLD = env.float("PIPO_DECAY_RETENTION_THRESHOLD", default=0.05)
 PIPO_DECAY_IMPORTANCE_THRESHOLD = env.float("PIPO_DECAY_IMPORTANCE_THRESHOLD", default=0.5)
 PIPO_FORGET_KEEP_TEXT = env.bool("PIPO_FORGET_KEEP_TEXT", default=False)
+# Ask the language model whether a new memory retires an older one ("I moved to Berlin").
+PIPO_SUPERSEDE = env.bool("PIPO_SUPERSEDE", default=True)
 
 # --- Auth pages and sessions.
 AUTH_USER_MODEL = "accounts.User"
