@@ -1,14 +1,29 @@
 """Importance scoring: how much a message is worth remembering, and what kind it is.
 
-`importance_score` goes through a scorer interface so the trained classifier (next
-issue) can replace the rules without touching consolidation. The rules below are the
-documented stand-in: first-person statements about one's life, people, plans, likes and
-health score high; greetings, thanks, filler and questions to the assistant score low.
+`importance_score` goes through a scorer interface so the trained classifier
+(`memory/classifier.py`, written by `manage.py train_importance`) replaces the rules
+without touching consolidation. `scorer()` returns the classifier when a finished model
+is in `PIPO_IMPORTANCE_MODEL_DIR`, else the rules. It looks at the model's metrics.json
+at most once every `PIPO_IMPORTANCE_RECHECK_SECONDS`, so a model trained later (by the
+worker, or by hand) is picked up without a restart; a missing or broken model means the
+rules, with one logged warning per change, never a crash.
+
+The rules below are the documented stand-in: first-person statements about one's life,
+people, plans, likes and health score high; greetings, thanks, filler and questions to
+the assistant score low.
 """
 
+import logging
 import re
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -19,8 +34,11 @@ class Score:
 
 class Scorer(Protocol):
     name: str
+    keep_threshold: float  # importance from which a message is kept, on this scorer's scale
 
     def score(self, text: str) -> Score: ...
+
+    def score_many(self, texts: list[str]) -> list[Score]: ...
 
 
 def _any(patterns: str) -> re.Pattern:
@@ -76,6 +94,10 @@ SELF_DISCLOSURE = _any(r"\b(i am|i'm|im|i have|i've|my|our|we're|we have)\b")
 class RuleScorer:
     name = "rules"
 
+    @property
+    def keep_threshold(self) -> float:
+        return settings.PIPO_MEMORY_IMPORTANCE_THRESHOLD
+
     def score(self, text: str) -> Score:
         stripped = text.strip()
         if not stripped or FILLER.match(stripped):
@@ -103,13 +125,103 @@ class RuleScorer:
             kind = "fact"
         return Score(importance=round(min(max(importance, 0.0), 1.0), 3), kind=kind)
 
+    def score_many(self, texts: list[str]) -> list[Score]:
+        return [self.score(text) for text in texts]
+
 
 _rules = RuleScorer()
 
 
+@dataclass(frozen=True)
+class _Choice:
+    model_dir: Path | None
+    stamp: tuple[int, int] | None  # metrics.json (mtime_ns, size), None when absent
+    checked_at: float
+    scorer: Scorer
+
+
+_choice = _Choice(model_dir=None, stamp=None, checked_at=0.0, scorer=_rules)
+_choice_lock = threading.Lock()
+_warned: set[tuple] = set()
+
+
+def _warn_once(key: tuple, message: str, *args) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning(message, *args)
+
+
+def _metrics_stamp(model_dir: Path) -> tuple[int, int] | None:
+    try:
+        found = (model_dir / "metrics.json").stat()
+    except OSError:
+        return None
+    return (found.st_mtime_ns, found.st_size)
+
+
+def _scorer_for(model_dir: Path, stamp: tuple[int, int] | None) -> Scorer:
+    from memory.classifier import ClassifierScorer
+
+    if stamp is None:
+        _warn_once(
+            (model_dir, None),
+            "no trained importance model in %s: scoring with the rules until one is "
+            "trained (manage.py train_importance; the worker trains it when missing)",
+            model_dir,
+        )
+        return _rules
+    try:
+        classifier = ClassifierScorer(model_dir, threads=settings.PIPO_TORCH_THREADS)
+        classifier.load()
+    except Exception as exc:  # ClassifierUnavailable, or anything torch raises
+        _warn_once(
+            (model_dir, stamp),
+            "importance model in %s is unusable, scoring with the rules: %s",
+            model_dir,
+            exc,
+        )
+        return _rules
+    _warned.discard((model_dir, None))  # warn again should it go missing later
+    logger.info("importance: %s from %s", classifier.name, model_dir)
+    return classifier
+
+
 def scorer() -> Scorer:
-    return _rules
+    """The classifier when a finished model is in PIPO_IMPORTANCE_MODEL_DIR, else the rules."""
+    global _choice
+    model_dir = Path(settings.PIPO_IMPORTANCE_MODEL_DIR)
+    recheck = settings.PIPO_IMPORTANCE_RECHECK_SECONDS
+    current = _choice
+    if current.model_dir == model_dir and time.monotonic() - current.checked_at < recheck:
+        return current.scorer
+    with _choice_lock:
+        current = _choice
+        now = time.monotonic()
+        if current.model_dir == model_dir and now - current.checked_at < recheck:
+            return current.scorer
+        stamp = _metrics_stamp(model_dir)
+        if current.model_dir == model_dir and current.stamp == stamp:
+            chosen = current.scorer
+        else:
+            chosen = _scorer_for(model_dir, stamp)
+        _choice = _Choice(model_dir=model_dir, stamp=stamp, checked_at=now, scorer=chosen)
+        return chosen
+
+
+def importance_score_many(texts: list[str]) -> list[Score]:
+    current = scorer()
+    if current is _rules:
+        return _rules.score_many(texts)
+    try:
+        return current.score_many(texts)
+    except Exception as exc:
+        _warn_once(
+            ("inference", id(current)),
+            "importance classifier failed, scoring with the rules: %s",
+            exc,
+        )
+        return _rules.score_many(texts)
 
 
 def importance_score(text: str) -> Score:
-    return scorer().score(text)
+    return importance_score_many([text])[0]

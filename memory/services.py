@@ -20,7 +20,7 @@ from memory.embeddings import EmbeddingsUnavailable, embed_texts, embedder
 from memory.lexical import lexical_index_for
 from memory.models import Consolidation, Memory, MemorySpace
 from memory.ranking import fuse, memory_key_text
-from memory.scoring import importance_score
+from memory.scoring import scorer
 from memory.superseding import memory_supersede
 from memory.vectors import (
     VectorStoreUnavailable,
@@ -182,9 +182,10 @@ def memory_consolidate(
         done = Consolidation.objects.filter(user=user, source_message_id=source_message_id)
         if done.exists():
             return done.first().memory
-    score = importance_score(f"{text} {caption}".strip())
+    active = scorer()
+    score = active.score(f"{text} {caption}".strip())
     outcome, memory = Consolidation.Outcome.SKIPPED, None
-    if keep_all or score.importance >= settings.PIPO_MEMORY_IMPORTANCE_THRESHOLD:
+    if keep_all or score.importance >= active.keep_threshold:
         space = memory_space_for(user=user)
         key = _key_text(
             speaker=speaker, text=text, said_at=said_at, caption=caption, context=context

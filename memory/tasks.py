@@ -1,5 +1,6 @@
 """django-q2 tasks of the memory app: thin, calling services."""
 
+from memory import training
 from memory.decay import memory_decay
 from memory.services import memory_vectors_resync
 
@@ -10,3 +11,8 @@ def memory_vectors_resync_task() -> int:
 
 def memory_decay_task() -> int:
     return len(memory_decay())
+
+
+def importance_train_if_missing() -> str:
+    """Train the importance classifier when there is none and no training runs."""
+    return training.importance_train_if_missing()

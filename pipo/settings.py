@@ -204,6 +204,14 @@ PIPO_DECAY_IMPORTANCE_THRESHOLD = env.float("PIPO_DECAY_IMPORTANCE_THRESHOLD", d
 PIPO_FORGET_KEEP_TEXT = env.bool("PIPO_FORGET_KEEP_TEXT", default=False)
 # Ask the language model whether a new memory retires an older one ("I moved to Berlin").
 PIPO_SUPERSEDE = env.bool("PIPO_SUPERSEDE", default=True)
+# The trained importance classifier (manage.py train_importance; the worker trains it when
+# missing). scorer() looks for a newly saved model at most once every RECHECK seconds.
+PIPO_IMPORTANCE_MODEL_DIR = Path(
+    env("PIPO_IMPORTANCE_MODEL_DIR", default=str(VAR_DIR / "models" / "importance"))
+)
+PIPO_IMPORTANCE_EPOCHS = env.int("PIPO_IMPORTANCE_EPOCHS", default=3)
+PIPO_IMPORTANCE_TRAIN_THREADS = env.int("PIPO_IMPORTANCE_TRAIN_THREADS", default=2)
+PIPO_IMPORTANCE_RECHECK_SECONDS = env.float("PIPO_IMPORTANCE_RECHECK_SECONDS", default=5.0)
 
 # --- Auth pages and sessions.
 AUTH_USER_MODEL = "accounts.User"

@@ -14,6 +14,7 @@ from django.db import connection
 from memory.embeddings import embedder
 from memory.scoring import scorer
 from memory.selectors import memory_vector_backlog
+from memory.training import training_progress
 from memory.vectors import VectorStoreUnavailable, vector_store_backend, vector_store_heartbeat
 from pipo.llm import LLMUnavailable, llm_status
 
@@ -107,9 +108,14 @@ def status_llm() -> ComponentStatus:
 
 
 def status_memory() -> ComponentStatus:
-    backend = f"embeddings: {embedder().name}; importance: {scorer().name}"
-    if scorer().name == "rules":
-        backend += " (run manage.py train_importance)"
+    importance = scorer().name
+    if importance == "rules":
+        progress = training_progress()
+        if progress is not None:
+            importance += f" while training ({progress['percent']}%)"
+        else:
+            importance += " (run manage.py train_importance)"
+    backend = f"embeddings: {embedder().name}; importance: {importance}"
     backlog = memory_vector_backlog()
     if backlog:
         return ComponentStatus(

@@ -166,3 +166,10 @@ def test_reindex_command_rebuilds_and_reports(ada, capsys):
     assert collection_ids(ada) == {kept.pk}
     with pytest.raises(CommandError, match="No user with id 999999"):
         call_command("reindex", "--user", "999999")
+
+
+def test_the_active_scorers_threshold_decides_what_is_kept(ada, settings):
+    settings.PIPO_MEMORY_IMPORTANCE_THRESHOLD = 0.95
+    assert remember(ada, "My sister Anna lives in Berlin", message_id=21) is None
+    settings.PIPO_MEMORY_IMPORTANCE_THRESHOLD = 0.5
+    assert remember(ada, "My sister Anna lives in Berlin", message_id=22) is not None
