@@ -1,8 +1,8 @@
 """Per-person lexical indexes, kept in step with the rows.
 
 Each process keeps one LexicalIndex per person it has recalled for. Before a recall the
-index catches up with rows changed since it last looked (cheap: one indexed query); a
-deletion (the count went down) rebuilds it. The worker and the web process each keep
+index catches up with rows changed since it last looked (cheap: one indexed query). The
+worker and the web process each keep
 their own, so nothing needs to be shared or invalidated across processes.
 """
 
@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Max
+from django.db.models import Max
 
 from memory.models import Memory
 from memory.ranking import LexicalIndex
@@ -24,7 +24,6 @@ class PersonIndex:
     index: LexicalIndex = field(default_factory=LexicalIndex)
     ids: list[int] = field(default_factory=list)  # sorted: ids grow in the order of formation
     seen_until: datetime | None = None
-    count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def neighbours(self, memory_ids) -> dict[int, list[int]]:
@@ -46,24 +45,19 @@ _entries: dict[int, PersonIndex] = {}
 _entries_lock = threading.Lock()
 
 
-def _recallable(user_id: int):
-    return Memory.objects.filter(user_id=user_id, superseded_by__isnull=True)
-
-
 def lexical_index_for(*, user_id: int) -> PersonIndex:
     with _entries_lock:
         entry = _entries.setdefault(user_id, PersonIndex())
     with entry.lock:
-        state = _recallable(user_id).aggregate(count=Count("id"), latest=Max("updated_at"))
-        if state["count"] == entry.count and state["latest"] == entry.seen_until:
+        # Max(updated_at) walks the (user, updated_at) index: O(log n), unlike a count.
+        latest = Memory.objects.filter(user_id=user_id).aggregate(latest=Max("updated_at"))
+        latest = latest["latest"]
+        if entry.seen_until is not None and latest == entry.seen_until:
             return entry
-        changed = Memory.objects.filter(user_id=user_id)
-        if entry.seen_until is not None and state["count"] >= entry.count:
+        changed = Memory.objects.filter(user_id=user_id).order_by()
+        if entry.seen_until is not None:
             changed = changed.filter(updated_at__gt=entry.seen_until)
-        else:
-            entry.index = LexicalIndex()
-            entry.ids = []
-            changed = _recallable(user_id)
+        # Deleted rows may linger in the index; recall keeps only ids whose rows exist.
         for memory_id, key_text, superseded in changed.values_list(
             "id", "key_text", "superseded_by_id"
         ):
@@ -73,8 +67,7 @@ def lexical_index_for(*, user_id: int) -> PersonIndex:
             if superseded is None:
                 entry.index.add(memory_id, key_text)
                 bisect.insort(entry.ids, memory_id)
-        entry.count = state["count"]
-        entry.seen_until = state["latest"]
+        entry.seen_until = latest
         return entry
 
 

@@ -62,6 +62,7 @@ class Memory(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"]),
             models.Index(fields=["user", "source_message_id"]),
+            models.Index(fields=["user", "updated_at"]),
             models.Index(fields=["vector_status"]),
         ]
 

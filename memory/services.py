@@ -267,9 +267,9 @@ def memory_recall(
     person_index = lexical_index_for(user_id=user.pk)
     lexical = person_index.index.scores(query, candidates)
     ids = {i for i, _ in dense} | {i for i, _ in lexical}
-    rows = {
-        m.pk: m for m in Memory.objects.filter(user=user, pk__in=ids, superseded_by__isnull=True)
-    }
+    # No ordering: the default one made SQLite walk the person's whole index.
+    found = Memory.objects.filter(user=user, pk__in=ids, superseded_by__isnull=True).order_by()
+    rows = {m.pk: m for m in found}
     dense = [(i, s) for i, s in dense if i in rows]
     lexical = [(i, s) for i, s in lexical if i in rows]
     prior = {

@@ -148,6 +148,9 @@ def llm_model_names() -> list[str]:
     return names
 
 
+_sync_clients: dict[tuple[str, float], ollama.Client] = {}
+
+
 class LLMBadAnswer(LLMError):
     """Ollama answered, but not with the JSON that was asked for."""
 
@@ -155,9 +158,12 @@ class LLMBadAnswer(LLMError):
 def llm_json(*, system: str, prompt: str, model: str | None = None, timeout: float = 30.0) -> dict:
     """Ask for a structured answer (Ollama's JSON mode); the parsed object, or LLMError."""
     model = model or settings.OLLAMA_MODEL
-    client = ollama.Client(host=settings.OLLAMA_HOST, timeout=timeout)
+    key = (settings.OLLAMA_HOST, timeout)
+    if key not in _sync_clients:
+        # Shared (httpx clients are thread-safe): a new one loads the CA bundle, ~50 ms.
+        _sync_clients[key] = ollama.Client(host=settings.OLLAMA_HOST, timeout=timeout)
     try:
-        response = client.chat(
+        response = _sync_clients[key].chat(
             model=model,
             messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
             format="json",
