@@ -36,7 +36,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.common import cpu_seconds, free_port, machine_busy_seconds, pct, process_stop
 from tests.support.ollama import OllamaServer, tokens_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,12 +82,6 @@ class Turn:
 
 
 # --------------------------------------------------------------------------- setup
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def pipo_env(var_dir: Path, ollama_url: str, redis_url: str | None) -> dict[str, str]:
@@ -174,29 +168,6 @@ def daphne_start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
             time.sleep(0.1)
     process.kill()
     raise SystemExit(f"Daphne did not answer within 60 s:\n{log.read_text()[-3000:]}")
-
-
-def process_stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all processes of the machine spent busy so far (Linux /proc/stat)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def stand_in_prepare(server: OllamaServer) -> list[tuple[str, int]]:
@@ -334,13 +305,6 @@ def client_alone_run(env: dict[str, str], repeat: int) -> dict[str, list[float]]
 
 
 # ----------------------------------------------------------------------- report
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def row(label: str, values: list[float], unit: str) -> str:

@@ -40,7 +40,6 @@ import logging
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,6 +53,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+
+from bench.common import cpu_seconds, free_port, machine_busy_seconds, pct, process_stop
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -310,12 +311,6 @@ def django_setup(var_dir: Path) -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def chroma_start(folder: Path, port: int) -> subprocess.Popen:
     """A real Chroma server (`chroma run` from the chromadb package), as tests/conftest.py."""
     log = folder / f"chroma-{port}.log"
@@ -342,29 +337,6 @@ def chroma_start(folder: Path, port: int) -> subprocess.Popen:
     raise SystemExit(f"chroma did not answer within 60 s:\n{log.read_text()[-3000:]}")
 
 
-def process_stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all processes of the machine spent busy so far (Linux /proc/stat)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 class CpuWatch:
     """Wall time, and CPU seconds spent by us, by a helper process, and by everything else."""
 
@@ -387,11 +359,6 @@ class CpuWatch:
 
 
 # ------------------------------------------------------------------ measuring
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
 
 
 def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
