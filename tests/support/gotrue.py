@@ -52,7 +52,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -61,7 +60,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from tests.support.loopback import TrackedHandler, TrackedHTTPServer
+from tests.support.loopback import LoopbackService, TrackedHandler, TrackedHTTPServer
 
 __all__ = ["GoTrueServer"]
 
@@ -269,7 +268,9 @@ class _Handler(TrackedHandler):
 # --------------------------------------------------------------------------
 
 
-class GoTrueServer:
+class GoTrueServer(LoopbackService):
+    thread_name = "gotrue-fake"
+
     """In-memory Supabase Auth (GoTrue) served over real HTTP. See the module docstring."""
 
     def __init__(
@@ -307,56 +308,11 @@ class GoTrueServer:
 
     # ----------------------------------------------------------- lifecycle
 
-    def start(self) -> GoTrueServer:
-        """Start serving (no-op if already started). Returns ``self``."""
-        with self._lock:
-            if self._httpd is not None:
-                return self
-            httpd = _HTTPServer(self)
-            self._url = f"http://127.0.0.1:{httpd.server_address[1]}"
-            thread = threading.Thread(
-                target=httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"gotrue-fake-{httpd.server_address[1]}",
-                daemon=True,
-            )
-            self._httpd, self._thread = httpd, thread
-            thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket (no-op if not running)."""
-        with self._lock:
-            httpd, thread = self._httpd, self._thread
-            self._httpd = self._thread = None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        httpd.close_connections()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> GoTrueServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _server_create(self) -> _HTTPServer:
+        return _HTTPServer(self)
 
     def __repr__(self) -> str:
         return f"<GoTrueServer alg={self.alg} url={self._url or '(not started)'}>"
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``: the SUPABASE_URL (auth lives under ``/auth/v1``)."""
-        if self._url is None:
-            raise RuntimeError("GoTrueServer is not started; call start() first")
-        return self._url
 
     @property
     def issuer(self) -> str:
@@ -366,10 +322,6 @@ class GoTrueServer:
     @property
     def jwks_url(self) -> str:
         return self.issuer + "/.well-known/jwks.json"
-
-    @property
-    def running(self) -> bool:
-        return self._httpd is not None
 
     def reset(self) -> None:
         """Forget users, sessions, tokens and the request log (keys and config stay)."""

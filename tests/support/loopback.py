@@ -8,7 +8,7 @@ import contextlib
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 class TrackedHTTPServer(ThreadingHTTPServer):
@@ -61,3 +61,76 @@ class TrackedHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+class LoopbackService:
+    """start/stop/`with` for a stand-in served by a TrackedHTTPServer in a daemon thread.
+
+    Subclasses set `self._lock`, `self._httpd = self._thread = self._url = None` in their
+    `__init__`, and build their server in `_server_create`.
+    """
+
+    thread_name = "loopback"
+    _lock: threading.RLock
+    _httpd: TrackedHTTPServer | None
+    _thread: threading.Thread | None
+    _url: str | None
+
+    def _server_create(self) -> TrackedHTTPServer:
+        raise NotImplementedError
+
+    def _stopping(self, httpd: TrackedHTTPServer) -> None:
+        """Called before the server shuts down (e.g. to tell streams to end)."""
+
+    def _stopped(self) -> None:
+        """Called once the server has stopped."""
+
+    def start(self) -> Self:
+        """Start serving (no-op if already started). Returns ``self``."""
+        with self._lock:
+            if self._httpd is not None:
+                return self
+            httpd = self._server_create()
+            port = httpd.server_address[1]
+            self._url = f"http://127.0.0.1:{port}"
+            thread = threading.Thread(
+                target=httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"{self.thread_name}-{port}",
+                daemon=True,
+            )
+            self._httpd, self._thread = httpd, thread
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and cut open connections (no-op if not running)."""
+        with self._lock:
+            httpd, thread = self._httpd, self._thread
+            self._httpd = self._thread = None
+        if httpd is None:
+            return
+        self._stopping(httpd)
+        httpd.shutdown()
+        httpd.server_close()
+        httpd.close_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._stopped()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        if self._url is None:
+            raise RuntimeError(f"{type(self).__name__} is not started; call start() first")
+        return self._url
+
+    @property
+    def running(self) -> bool:
+        return self._httpd is not None

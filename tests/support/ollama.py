@@ -59,11 +59,10 @@ import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.support.loopback import TrackedHandler, TrackedHTTPServer
+from tests.support.loopback import LoopbackService, TrackedHandler, TrackedHTTPServer
 
 __all__ = ["FAULTS", "OllamaServer", "embedding_of", "tokens_of", "unused_loopback_url"]
 
@@ -230,7 +229,9 @@ class _Handler(TrackedHandler):
                 return
 
 
-class OllamaServer:
+class OllamaServer(LoopbackService):
+    thread_name = "ollama-fake"
+
     """Ollama's REST API over real HTTP on loopback. See the module docstring."""
 
     def __init__(
@@ -263,63 +264,17 @@ class OllamaServer:
 
     # ----------------------------------------------------------- lifecycle
 
-    def start(self) -> OllamaServer:
-        """Start serving (no-op if already started). Returns ``self``."""
-        with self._lock:
-            if self._httpd is not None:
-                return self
-            httpd = _HTTPServer(self)
-            port = httpd.server_address[1]
-            self._url = f"http://127.0.0.1:{port}"
-            thread = threading.Thread(
-                target=httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"ollama-fake-{port}",
-                daemon=True,
-            )
-            self._httpd, self._thread = httpd, thread
-            thread.start()
-        return self
+    def _server_create(self) -> _HTTPServer:
+        return _HTTPServer(self)
 
-    def stop(self) -> None:
-        """Stop serving, close the socket and cut in-flight streams (no-op if not running)."""
-        with self._lock:
-            httpd, thread = self._httpd, self._thread
-            self._httpd = self._thread = None
-        if httpd is None:
-            return
+    def _stopping(self, httpd: _HTTPServer) -> None:
         httpd.stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
-        httpd.close_connections()
-        if thread is not None:
-            thread.join(timeout=5)
+
+    def _stopped(self) -> None:
         self.wait_idle(timeout=2)  # cut streams notice at once (their wait watches the socket)
-
-    def __enter__(self) -> OllamaServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"<OllamaServer models={self.models} url={self._url or '(not started)'}>"
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``: pass it as ``host=`` to ``ollama.Client``."""
-        if self._url is None:
-            raise RuntimeError("OllamaServer is not started; call start() first")
-        return self._url
-
-    @property
-    def running(self) -> bool:
-        return self._httpd is not None
 
     def requests_for(self, path: str) -> list[Any]:
         """The JSON bodies (``None`` when absent) of the requests made to ``path``, in order."""
