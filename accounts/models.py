@@ -31,6 +31,15 @@ class Profile(models.Model):
     traits = models.JSONField(
         default=list, blank=True, help_text="Persona traits, e.g. ['warm', 'concise']."
     )
+    tone = models.CharField(
+        max_length=60, blank=True, help_text="How the assistant sounds, e.g. 'friendly'."
+    )
+    instructions = models.TextField(
+        "custom instructions",
+        max_length=2000,
+        blank=True,
+        help_text="The person's own standing instructions for the assistant.",
+    )
     memory_space = models.CharField(
         "Chroma collection",
         max_length=63,

@@ -8,6 +8,10 @@ class Conversation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
     title = models.CharField(max_length=120, blank=True)
+    temporary = models.BooleanField(
+        default=False,
+        help_text="A temporary chat neither recalls nor forms memories.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,3 +67,30 @@ class Message(models.Model):
             return None
         generating_ms = self.duration_ms - (self.first_token_ms or 0)
         return self.reply_tokens / (max(generating_ms, 1) / 1000)
+
+
+class DailySummary(models.Model):
+    """What a person talked about on one day, written by the LLM (`manage.py summarize`)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="daily_summaries"
+    )
+    day = models.DateField()
+    text = models.TextField()
+    message_ids = models.JSONField(default=list, help_text="The messages it summarises.")
+    conversation_count = models.PositiveIntegerField(default=0)
+    memory_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The `summary` memory made from it (memory's id)."
+    )
+    model = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "day"], name="one_summary_per_person_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.day}"

@@ -41,6 +41,11 @@ class Memory(models.Model):
     source_message_id = models.BigIntegerField(
         null=True, blank=True, help_text="The chat message it came from (chat's id; no FK)."
     )
+    source_message_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Every chat message behind it: merged memories and daily summaries.",
+    )
     source_label = models.CharField(
         max_length=64, blank=True, help_text="An outside id of the source, e.g. a LoCoMo turn."
     )
@@ -49,6 +54,14 @@ class Memory(models.Model):
     pinned = models.BooleanField(default=False, help_text="A pinned memory never fades.")
     superseded_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="supersedes"
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        help_text="Long-term consolidation folded it into this one (kept for history).",
     )
     vector_status = models.CharField(
         max_length=8, choices=VectorStatus.choices, default=VectorStatus.PENDING
@@ -117,6 +130,23 @@ class Consolidation(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.source_message_id}: {self.outcome}"
+
+
+class Portrait(models.Model):
+    """A short, evolving description of the person (MemoryBank's user portrait)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portrait"
+    )
+    text = models.TextField(blank=True)
+    memory_count = models.PositiveIntegerField(
+        default=0, help_text="How many memories it was written from."
+    )
+    model = models.CharField(max_length=100, blank=True, help_text="Empty: written by rules.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Portrait of {self.user}"
 
 
 class ForgetLog(models.Model):
