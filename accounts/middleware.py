@@ -23,7 +23,12 @@ def _api_error(*, status: int, error: str, detail: str) -> JsonResponse:
 
 
 class BearerTokenMiddleware:
-    """Under /api/ only a Supabase access token counts: cookies are ignored, so no CSRF."""
+    """Under /api/ a Supabase access token (no CSRF), or else the browser's session.
+
+    A request with an Authorization header is judged by its token alone, its cookies
+    ignored, so it needs no CSRF token. One without is the signed-in session's: then
+    CsrfViewMiddleware still asks unsafe methods for the CSRF token.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -31,13 +36,17 @@ class BearerTokenMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        authorization = request.headers.get("Authorization", "")
+        if not authorization.strip() and request.user.is_authenticated:
+            return self.get_response(request)
+        scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return _api_error(
                 status=401,
                 error="invalid_request",
-                detail="Send your Supabase access token as 'Authorization: Bearer <token>'.",
+                detail="Send your Supabase access token as 'Authorization: Bearer <token>', "
+                "or sign in to PIPO in this browser.",
             )
         if not supabase_enabled():
             return _api_error(

@@ -1,4 +1,5 @@
-"""Writes of the accounts app: sign-up, sign-in, sign-out, the Supabase session bridge."""
+"""Writes of the accounts app: sign-up, sign-in, sign-out, the Supabase session bridge, the
+persona."""
 
 import logging
 import time
@@ -195,3 +196,67 @@ def account_sign_out(*, request: HttpRequest) -> None:
             # The person asked to leave: they leave, even if Supabase can't be told.
             logger.warning("Supabase sign-out not confirmed: %s", exc.message)
     logout(request)
+
+
+ASSISTANT_NAME_MAX_LENGTH = 60
+TONE_MAX_LENGTH = 60
+TRAIT_MAX_LENGTH = 40
+TRAITS_MAX = 12
+INSTRUCTIONS_MAX_LENGTH = 2000
+
+
+def _persona_errors(
+    *, assistant_name: str, tone: str, traits: list[str], instructions: str
+) -> dict[str, str]:
+    errors = {}
+    if not assistant_name:
+        errors["assistant_name"] = "Give your assistant a name."
+    elif len(assistant_name) > ASSISTANT_NAME_MAX_LENGTH:
+        errors["assistant_name"] = (
+            f"The name is {len(assistant_name)} characters long; "
+            f"the limit is {ASSISTANT_NAME_MAX_LENGTH}."
+        )
+    if len(tone) > TONE_MAX_LENGTH:
+        errors["tone"] = f"The tone is {len(tone)} characters long; the limit is {TONE_MAX_LENGTH}."
+    too_long = [trait for trait in traits if len(trait) > TRAIT_MAX_LENGTH]
+    if too_long:
+        errors["traits"] = (
+            f'"{too_long[0][:TRAIT_MAX_LENGTH]}…" is too long: '
+            f"each trait may have at most {TRAIT_MAX_LENGTH} characters."
+        )
+    elif len(traits) > TRAITS_MAX:
+        errors["traits"] = f"That is {len(traits)} traits; the limit is {TRAITS_MAX}."
+    if len(instructions) > INSTRUCTIONS_MAX_LENGTH:
+        errors["instructions"] = (
+            f"The instructions are {len(instructions):,} characters long; "
+            f"the limit is {INSTRUCTIONS_MAX_LENGTH:,}."
+        )
+    return errors
+
+
+def persona_update(
+    *, user: User, assistant_name: str, tone: str, traits: list[str], instructions: str
+) -> Profile:
+    """Save the person's assistant persona; raises ValidationError (by field), saving nothing."""
+    assistant_name, tone = assistant_name.strip(), tone.strip()
+    instructions = instructions.replace("\r\n", "\n").strip()
+    unique: dict[str, str] = {}
+    for trait in (" ".join(str(t).split()) for t in traits):
+        if trait:
+            unique.setdefault(trait.casefold(), trait)
+    traits = list(unique.values())
+    errors = _persona_errors(
+        assistant_name=assistant_name, tone=tone, traits=traits, instructions=instructions
+    )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        profile, _ = Profile.objects.select_for_update().get_or_create(user=user)
+        profile.assistant_name = assistant_name
+        profile.tone = tone
+        profile.traits = traits
+        profile.instructions = instructions
+        profile.save(
+            update_fields=["assistant_name", "tone", "traits", "instructions", "updated_at"]
+        )
+    return profile

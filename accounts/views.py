@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -7,9 +8,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.errors import AuthFailed, AuthServiceUnavailable
-from accounts.forms import SignInForm, SignUpForm
-from accounts.selectors import profile_get
-from accounts.services import account_sign_in, account_sign_out, account_sign_up
+from accounts.forms import PersonaForm, SignInForm, SignUpForm
+from accounts.selectors import persona_get, profile_get
+from accounts.services import account_sign_in, account_sign_out, account_sign_up, persona_update
+from memory.selectors import portrait_get
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -84,6 +86,38 @@ def signout(request: HttpRequest) -> HttpResponse:
     account_sign_out(request=request)
     messages.info(request, "You are signed out.")
     return _go(request, resolve_url("accounts:signin"))
+
+
+@require_http_methods(["GET", "POST"])
+def persona_settings(request: HttpRequest) -> HttpResponse:
+    profile = persona_get(user=request.user)
+    initial = {
+        "assistant_name": profile.assistant_name,
+        "tone": profile.tone,
+        "traits": "\n".join(profile.traits or ()),
+        "instructions": profile.instructions,
+    }
+    form = PersonaForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                persona_update(user=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field, error)
+            else:
+                messages.success(request, "Your assistant's persona is saved.")
+                return _go(request, resolve_url("accounts:settings"))
+        status = 422
+    template = "accounts/settings.html"
+    return render(
+        request,
+        f"{template}#persona-form" if request.htmx else template,
+        {"form": form, "portrait": portrait_get(user=request.user)},
+        status=status,
+    )
 
 
 @require_GET
