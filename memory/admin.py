@@ -4,8 +4,23 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from memory.models import Consolidation, ForgetLog, Memory, MemorySpace
+from memory.models import Consolidation, ForgetLog, Memory, MemorySpace, Portrait
 from memory.services import memory_forget, memory_pin, memory_reinforce, memory_vectors_resync
+
+
+class MergedFilter(admin.SimpleListFilter):
+    title = "long-term consolidation"
+    parameter_name = "merged"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("merged", "merged into another"), ("survivor", "merged others in")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Memory]) -> QuerySet[Memory]:
+        if self.value() == "merged":
+            return queryset.filter(merged_into__isnull=False)
+        if self.value() == "survivor":
+            return queryset.filter(merged_from__isnull=False).distinct()
+        return queryset
 
 
 @admin.register(Memory)
@@ -20,10 +35,11 @@ class MemoryAdmin(admin.ModelAdmin):
         "current_retention",
         "vector_status",
         "pinned",
+        "merged_into",
         "created_at",
         "last_accessed_at",
     )
-    list_filter = ("kind", "vector_status", "pinned", "user")
+    list_filter = (MergedFilter, "kind", "vector_status", "pinned", "user")
     search_fields = ("text", "user__email", "source_label")
     list_select_related = ("user",)
     readonly_fields = (
@@ -34,10 +50,11 @@ class MemoryAdmin(admin.ModelAdmin):
         "embedding_model",
         "access_count",
         "last_accessed_at",
+        "source_message_ids",
         "created_at",
         "updated_at",
     )
-    raw_id_fields = ("user", "superseded_by")
+    raw_id_fields = ("user", "superseded_by", "merged_into")
     actions = ("forget", "pin", "unpin", "reinforce", "resync")
 
     @admin.display(description="text")
@@ -46,6 +63,10 @@ class MemoryAdmin(admin.ModelAdmin):
         if memory.superseded_by_id:
             return format_html(
                 '<s title="superseded by memory {}">{}</s>', memory.superseded_by_id, text
+            )
+        if memory.merged_into_id:
+            return format_html(
+                '<s title="merged into memory {}">{}</s>', memory.merged_into_id, text
             )
         return text
 
@@ -104,6 +125,19 @@ class ConsolidationAdmin(admin.ModelAdmin):
     list_filter = ("outcome",)
     list_select_related = ("user", "memory")
     raw_id_fields = ("user", "memory")
+
+
+@admin.register(Portrait)
+class PortraitAdmin(admin.ModelAdmin):
+    list_display = ("user", "short_text", "memory_count", "model", "updated_at")
+    search_fields = ("text", "user__email")
+    list_select_related = ("user",)
+    readonly_fields = ("memory_count", "model", "updated_at")
+    raw_id_fields = ("user",)
+
+    @admin.display(description="text")
+    def short_text(self, portrait: Portrait) -> str:
+        return portrait.text if len(portrait.text) <= 90 else portrait.text[:89] + "…"
 
 
 @admin.register(ForgetLog)

@@ -58,13 +58,13 @@ def lexical_index_for(*, user_id: int) -> PersonIndex:
         if entry.seen_until is not None:
             changed = changed.filter(updated_at__gt=entry.seen_until)
         # Deleted rows may linger in the index; recall keeps only ids whose rows exist.
-        for memory_id, key_text, superseded in changed.values_list(
-            "id", "key_text", "superseded_by_id"
+        for memory_id, key_text, superseded, merged in changed.values_list(
+            "id", "key_text", "superseded_by_id", "merged_into_id"
         ):
             if memory_id in entry.index:
                 entry.index.remove(memory_id)
                 entry._discard(memory_id)
-            if superseded is None:
+            if superseded is None and merged is None:
                 entry.index.add(memory_id, key_text)
                 bisect.insort(entry.ids, memory_id)
         entry.seen_until = latest
