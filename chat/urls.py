@@ -10,4 +10,8 @@ urlpatterns = [
     path("c/<int:conversation_id>/", views.room, name="room"),
     path("c/<int:conversation_id>/rename/", views.rename, name="rename"),
     path("c/<int:conversation_id>/delete/", views.delete, name="delete"),
+    path("c/<int:conversation_id>/temporary/", views.temporary, name="temporary"),
+    path("messages/<int:message_id>/", views.message, name="message"),
+    path("data/", views.data, name="data"),
+    path("data/export/", views.data_export, name="data_export"),
 ]

@@ -1,16 +1,19 @@
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from chat.models import Conversation
-from chat.selectors import conversation_get, conversation_list, message_list
+from chat.portability import account_export_json, account_import
+from chat.selectors import conversation_get, conversation_list, message_get, message_list
 from chat.services import (
     MessageRejected,
     conversation_create,
     conversation_delete,
     conversation_rename,
+    conversation_temporary_set,
 )
 from memory.selectors import memory_noted_message_ids
 from pipo.llm import llm_model_names
@@ -34,7 +37,9 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def new(request: HttpRequest) -> HttpResponse:
-    conversation = conversation_create(user=request.user)
+    conversation = conversation_create(
+        user=request.user, temporary=request.POST.get("temporary") == "1"
+    )
     if request.htmx:
         return HttpResponseClientRedirect(conversation.get_absolute_url())
     return redirect(conversation.get_absolute_url())
@@ -88,3 +93,61 @@ def delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect("/")
     return redirect("chat:index")
+
+
+@require_POST
+def temporary(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _own_conversation(request, conversation_id)
+    context: dict = {"conversation": conversation, "c": conversation}
+    status = 200
+    try:
+        conversation_temporary_set(
+            conversation=conversation, temporary=request.POST.get("temporary") == "1"
+        )
+    except MessageRejected as exc:
+        context["temporary_error"] = exc.message
+        status = 422
+    if request.htmx:
+        return render(request, "chat/_temporary_switched.html", context, status=status)
+    return redirect(conversation.get_absolute_url())
+
+
+@require_GET
+def message(request: HttpRequest, message_id: int) -> HttpResponse:
+    """A message's permanent link (a memory's source): its place in its conversation."""
+    found = message_get(message_id=message_id)
+    if found is None or found.conversation.user_id != request.user.pk:
+        raise Http404("No such message.")
+    return redirect(f"{found.conversation.get_absolute_url()}#message-{found.pk}")
+
+
+@require_http_methods(["GET", "POST"])
+def data(request: HttpRequest) -> HttpResponse:
+    """The "Your data" page: export everything, or import an export file (POST)."""
+    limit = settings.PIPO_IMPORT_MAX_BYTES
+    context: dict = {"max_megabytes": limit / 1024 / 1024}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            context["upload_error"] = "Choose a PIPO export file (.json) to import."
+        elif upload.size > limit:
+            context["upload_error"] = (
+                f"That file is {upload.size / 1024 / 1024:.1f} MB; the limit is "
+                f"{limit / 1024 / 1024:.0f} MB (PIPO_IMPORT_MAX_BYTES). Nothing was imported."
+            )
+        else:
+            context["report"] = account_import(user=request.user, data=upload.read())
+        failed = "upload_error" in context or not context["report"].ok
+        template = "chat/data.html#import-result" if request.htmx else "chat/data.html"
+        return render(request, template, context, status=422 if failed else 200)
+    return render(request, "chat/data.html", context)
+
+
+@require_GET
+def data_export(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(
+        account_export_json(user=request.user), content_type="application/json; charset=utf-8"
+    )
+    filename = f"pipo-export-{timezone.localdate():%Y-%m-%d}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -5,16 +5,22 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from memory.models import Consolidation, Memory
+from memory.embeddings import embed_texts
+from memory.models import Consolidation, Memory, Portrait
 from memory.selectors import memory_space_exists
 from memory.services import (
+    MEMORY_TEXT_MAX_CHARS,
+    MemoryTextRejected,
     memory_consolidate,
     memory_forget,
+    memory_forget_all,
     memory_recall,
     memory_reindex,
     memory_space_for,
+    memory_text_update,
 )
-from memory.vectors import collection_delete, vectors_ids
+from memory.vectors import chroma_client, collection_delete, vectors_ids
+from tests.support.ollama import unused_loopback_url
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +179,86 @@ def test_the_active_scorers_threshold_decides_what_is_kept(ada, settings):
     assert remember(ada, "My sister Anna lives in Berlin", message_id=21) is None
     settings.PIPO_MEMORY_IMPORTANCE_THRESHOLD = 0.5
     assert remember(ada, "My sister Anna lives in Berlin", message_id=22) is not None
+
+
+def stored_vector(user, memory_id: int) -> list[float]:
+    collection = chroma_client().get_collection(memory_space_for(user=user).collection)
+    found = collection.get(ids=[str(memory_id)], include=["embeddings"])
+    return list(found["embeddings"][0])
+
+
+def test_editing_a_memory_rewrites_its_text_and_its_vector(ada):
+    memory = remember(ada, "My sister Anna lives in Berlin", message_id=40)
+    before = stored_vector(ada, memory.pk)
+    edited = memory_text_update(
+        user=ada, memory_id=memory.pk, text="  My sister Anna moved to Rome "
+    )
+    assert edited.text == "My sister Anna moved to Rome"
+    assert edited.vector_status == Memory.VectorStatus.SYNCED
+    after = stored_vector(ada, memory.pk)
+    assert after != before
+    assert after == pytest.approx(embed_texts([edited.key_text])[0].tolist(), abs=1e-5)
+    memory.refresh_from_db()
+    assert "Ada: My sister Anna moved to Rome" in memory.key_text
+    assert [m.id for m in memory_recall(user=ada, query="Rome", k=1)] == [memory.pk]
+
+
+def test_editing_keeps_the_turn_it_answered(ada):
+    memory = memory_consolidate(
+        user=ada,
+        text="At the city hospital",
+        said_at=NOW,
+        speaker="Ada",
+        context="assistant: Where do you work?",
+        keep_all=True,
+    )
+    edited = memory_text_update(user=ada, memory_id=memory.pk, text="At the children's hospital")
+    assert edited.key_text.endswith("\n(in reply to assistant: Where do you work?)")
+    assert "Ada: At the children's hospital" in edited.key_text
+
+
+@pytest.mark.parametrize("text", ["", "  \n\t ", "x" * (MEMORY_TEXT_MAX_CHARS + 1)])
+def test_editing_refuses_empty_or_overlong_text(ada, text):
+    memory = remember(ada, "My sister Anna lives in Berlin")
+    with pytest.raises(MemoryTextRejected) as refused:
+        memory_text_update(user=ada, memory_id=memory.pk, text=text)
+    assert refused.value.message
+    memory.refresh_from_db()
+    assert memory.text == "My sister Anna lives in Berlin"
+
+
+def test_editing_someone_elses_memory_finds_nothing(ada, eve):
+    theirs = remember(eve, "My sister Anna lives in Berlin")
+    with pytest.raises(Memory.DoesNotExist):
+        memory_text_update(user=ada, memory_id=theirs.pk, text="mine now")
+
+
+def test_editing_with_chroma_down_saves_the_row_and_leaves_the_vector_pending(ada, settings):
+    memory = remember(ada, "My sister Anna lives in Berlin")
+    settings.CHROMA_URL = unused_loopback_url()
+    edited = memory_text_update(user=ada, memory_id=memory.pk, text="My sister Anna lives in Rome")
+    assert edited.vector_status == Memory.VectorStatus.PENDING
+    memory.refresh_from_db()
+    assert memory.text == "My sister Anna lives in Rome"
+    assert memory.vector_status == Memory.VectorStatus.PENDING
+
+
+def test_forgetting_everything_leaves_no_rows_and_no_vectors(
+    ada, eve, django_capture_on_commit_callbacks
+):
+    for i, text in enumerate(["My sister Anna lives in Berlin", "I am allergic to peanuts"]):
+        remember(ada, text, message_id=50 + i)
+    kept = remember(eve, "My brother Tom is a chef in Porto")
+    Portrait.objects.create(user=ada, text="Ada has a sister in Berlin.")
+    assert len(collection_ids(ada)) == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert memory_forget_all(user=ada) == 2
+
+    assert not Memory.objects.filter(user=ada).exists()
+    assert collection_ids(ada) == set()
+    assert not Portrait.objects.filter(user=ada).exists()
+    assert memory_recall(user=ada, query="Anna Berlin", k=3) == []
+    assert collection_ids(eve) == {kept.pk}
+    # The messages stay consolidated: the sweep does not bring the forgotten back.
+    assert Consolidation.objects.filter(user=ada).count() == 2
