@@ -27,6 +27,7 @@ from chat.services import (
     chat_turn_finish,
     chat_turn_retry,
     chat_turn_start,
+    message_rate_check,
 )
 from pipo.llm import LLMError, llm_chat_stream
 
@@ -114,6 +115,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         model = self._model(payload)
         try:
+            # Over the per-minute limit this raises MessageRejected with the wait in words.
+            await database_sync_to_async(message_rate_check)(user=self.user)
             if action == "send":
                 turn = await database_sync_to_async(chat_turn_start)(
                     user=self.user,

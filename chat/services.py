@@ -5,9 +5,12 @@ reply's row created as streaming, the prompt assembled) and ends (`chat_turn_fin
 the reply saved once, with its figures). The tokens in between never touch the database.
 """
 
+import math
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -18,6 +21,7 @@ from chat.prompts import MemoryLine, Persona, prompt_build
 from chat.selectors import conversation_get
 from chat.short_term import Turn, short_term_push, short_term_recent
 from chat.tasks import message_consolidate_enqueue
+from memory.selectors import portrait_get
 from memory.services import RecalledMemory, memory_recall
 
 TITLE_CHARS = 60
@@ -39,8 +43,24 @@ class TurnStart:
     prompt: list[dict]
 
 
-def conversation_create(*, user: User, title: str = "") -> Conversation:
-    return Conversation.objects.create(user=user, title=title.strip()[:120])
+def conversation_create(*, user: User, title: str = "", temporary: bool = False) -> Conversation:
+    return Conversation.objects.create(user=user, title=title.strip()[:120], temporary=temporary)
+
+
+def conversation_temporary_set(*, conversation: Conversation, temporary: bool) -> Conversation:
+    """Switch a conversation to or from temporary; raises MessageRejected when it can't.
+
+    A temporary chat's messages must never become memories, so once it has messages it
+    stays temporary: making it normal then would let the sweep consolidate them.
+    """
+    if conversation.temporary and not temporary and conversation.messages.exists():
+        raise MessageRejected(
+            "This chat already has temporary messages, so it stays temporary. "
+            "Start a new conversation to be remembered again."
+        )
+    conversation.temporary = temporary
+    conversation.save(update_fields=["temporary", "updated_at"])
+    return conversation
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
@@ -77,9 +97,17 @@ def message_text_check(*, text: object) -> str:
 
 def _persona(user: User) -> Persona:
     profile = profile_get(user=user)
+    portrait = portrait_get(user=user)
+    portrait_text = portrait.text if portrait else ""
     if profile is None:
-        return Persona()
-    return Persona(assistant_name=profile.assistant_name, traits=tuple(profile.traits or ()))
+        return Persona(portrait=portrait_text)
+    return Persona(
+        assistant_name=profile.assistant_name,
+        traits=tuple(profile.traits or ()),
+        tone=profile.tone,
+        instructions=profile.instructions,
+        portrait=portrait_text,
+    )
 
 
 def _recall(*, user: User, text: str) -> list[RecalledMemory]:
@@ -110,7 +138,8 @@ def chat_turn_start(*, user: User, conversation_id: int, text: object, model: st
     if conversation is None:
         raise PermissionDenied
     recent = short_term_recent(conversation_id=conversation.pk)  # before this message lands
-    memories = _recall(user=user, text=text)  # before it can become a memory itself
+    # A temporary chat neither recalls nor forms memories.
+    memories = [] if conversation.temporary else _recall(user=user, text=text)
     with transaction.atomic():
         user_message = Message.objects.create(
             conversation=conversation, role=Message.Role.USER, content=text
@@ -125,7 +154,8 @@ def chat_turn_start(*, user: User, conversation_id: int, text: object, model: st
         if not conversation.title:
             conversation.title = _title_from(text)
         conversation.save(update_fields=["title", "updated_at"])
-        transaction.on_commit(lambda: message_consolidate_enqueue(user_message.pk))
+        if not conversation.temporary:
+            transaction.on_commit(lambda: message_consolidate_enqueue(user_message.pk))
     short_term_push(conversation_id=conversation.pk, role=Message.Role.USER, content=text)
     return TurnStart(
         conversation_id=conversation.pk,
@@ -160,7 +190,7 @@ def chat_turn_retry(*, user: User, message_id: int, model: str) -> TurnStart:
         .order_by("-pk")[: settings.PIPO_SHORT_TERM_TURNS]
     )
     recent = [Turn(role=m.role, content=m.content) for m in reversed(history)]
-    memories = _recall(user=user, text=question.content)
+    memories = [] if message.conversation.temporary else _recall(user=user, text=question.content)
     message.content = ""
     message.error = ""
     message.status = Message.Status.STREAMING
@@ -202,3 +232,40 @@ def chat_turn_finish(
             conversation_id=message.conversation_id, role=Message.Role.ASSISTANT, content=content
         )
     return message
+
+
+RATE_WINDOW_SECONDS = 60
+
+
+class MessageRateLimited(MessageRejected):
+    """The person sent more messages this minute than PIPO_MESSAGE_RATE_LIMIT allows."""
+
+    def __init__(self, *, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"You are sending messages faster than PIPO allows ({limit} a minute). "
+            f"Please wait {retry_after} s and send it again."
+        )
+        self.retry_after = retry_after
+
+
+def message_rate_check(*, user: User) -> None:
+    """Count one message against the person's allowance for this minute.
+
+    A fixed one-minute window in the Django cache (Redis when configured, so every web
+    process shares the count); PIPO_MESSAGE_RATE_LIMIT = 0 turns the limit off.
+    """
+    limit = settings.PIPO_MESSAGE_RATE_LIMIT
+    if limit <= 0:
+        return
+    now = time.time()
+    window = int(now // RATE_WINDOW_SECONDS)
+    key = f"chat:message-rate:{user.pk}:{window}"
+    cache.add(key, 0, timeout=RATE_WINDOW_SECONDS + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=RATE_WINDOW_SECONDS + 5)
+        count = 1
+    if count > limit:
+        retry_after = max(1, math.ceil((window + 1) * RATE_WINDOW_SECONDS - now))
+        raise MessageRateLimited(limit=limit, retry_after=retry_after)

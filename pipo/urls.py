@@ -1,13 +1,19 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from pipo import views
 
 urlpatterns = [
     path("", include("chat.urls")),
     path("accounts/", include("accounts.urls")),
-    path("memory/", include("memory.urls")),
+    path("memories/", include("memory.urls")),
+    re_path(
+        r"^memory/(?P<rest>.*)$",
+        RedirectView.as_view(url="/memories/%(rest)s", permanent=True, query_string=True),
+    ),
     path("api/", include("accounts.api_urls")),
+    path("api/", include("pipo.api_urls")),  # after accounts': ends in a JSON 404
     path("status/", views.status, name="status"),
     path("admin/", admin.site.urls),
 ]
