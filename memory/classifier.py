@@ -10,16 +10,32 @@ kept (importance >= 0.5, the data's own keep boundary), else `other`, as the rul
 
 The model is loaded once per scorer, on first use, behind a lock; inference also holds
 the lock (a fast tokenizer is not safe to share between threads). Nothing downloads.
+
+With PIPO_INFERENCE_RUNTIME=onnx (the default) it runs in ONNX Runtime from an export
+beside the model folder (`importance.onnx`), made on first load and checked against
+PyTorch on PROBE_TEXTS; a retrained model (another metrics.json) is exported again. A
+failed export logs one warning and leaves the scorer on PyTorch.
 """
 
+import hashlib
 import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
+from filelock import FileLock
 
+from memory.onnx_runtime import (
+    OnnxMismatch,
+    onnx_export_checked,
+    onnx_probe_stored,
+    onnx_run,
+    onnx_session,
+)
 from memory.scoring import Score
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,6 +52,17 @@ MAX_TOKENS = 96
 # 100 KB paste costs no more than a paragraph.
 MAX_CHARS = 2_000
 METRICS_FILE = "metrics.json"
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Texts an export must score as PyTorch does (probabilities within MAX_PROBE_DIFF).
+PROBE_TEXTS = [
+    "My sister Ana moved to Porto last week and starts at the hospital in May.",
+    "thanks!",
+    "Je suis allergique aux noix, ne me propose jamais de recettes avec.",
+    "明日は母の誕生日なので花を買う 🌷",
+    "",
+]
+MAX_PROBE_DIFF = 1e-4
+EXPORT_WAIT_SECONDS = 300
 
 
 class ClassifierUnavailable(Exception):
@@ -44,6 +71,11 @@ class ClassifierUnavailable(Exception):
 
 def importance_model_dir() -> Path:
     return Path(settings.PIPO_IMPORTANCE_MODEL_DIR)
+
+
+def classifier_onnx_file(model_dir: Path) -> Path:
+    # Beside the folder, not in it: training replaces the folder whole.
+    return model_dir.parent / f"{model_dir.name}.onnx"
 
 
 def model_metrics(model_dir: Path) -> dict:
@@ -74,34 +106,133 @@ class ClassifierScorer:
     batch_size = 64
     keep_threshold = 0.5  # importance = 1 - P(other): kept when "other" is the less likely
 
-    def __init__(self, model_dir: Path, *, threads: int) -> None:
+    def __init__(self, model_dir: Path, *, threads: int, runtime: str | None = None) -> None:
         self.model_dir = Path(model_dir)
         self._threads = threads
         self._lock = threading.Lock()
         self._model = None
+        self._session = None
         self._tokenizer = None
+        runtime = runtime or settings.PIPO_INFERENCE_RUNTIME
+        self._onnx_file = classifier_onnx_file(self.model_dir) if runtime == "onnx" else None
+        # "onnx" or "torch" once loaded.
+        self.runtime: str | None = None
         self.metrics = model_metrics(self.model_dir)
         f1 = (self.metrics.get("test") or {}).get("f1")
         self.name = f"classifier (F1 {f1:.2f})" if isinstance(f1, int | float) else "classifier"
 
     def _load(self) -> None:
-        import torch
         import transformers
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
-        torch.set_num_threads(self._threads)
         transformers.utils.logging.disable_progress_bar()
         path = str(self.model_dir)
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True)
-        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        labels = [config.id2label[i] for i in range(config.num_labels)]
         if sorted(labels) != sorted(KINDS):
             raise ClassifierUnavailable(f"{path}: labels {labels} are not {list(KINDS)}")
         self._labels = labels
         self._other = labels.index("other")
         self._kind_indices = [labels.index(k) for k in KEEP_KINDS]
         self._max_tokens = int(self.metrics.get("max_length") or MAX_TOKENS)
-        self._tokenizer, self._model = tokenizer, model.eval()
+        self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        onnx_error = None
+        if self._onnx_file is not None:
+            try:
+                self._session = self._onnx_load(self._onnx_file)
+                self.runtime = "onnx"
+                return
+            except Exception as exc:
+                onnx_error = exc
+        # A model PyTorch can't load either is the scorer's one warning, not this one.
+        self._load_torch()
+        if onnx_error is not None:
+            logger.warning(
+                "importance classifier runs in PyTorch: ONNX Runtime failed (%s)", onnx_error
+            )
+
+    def _load_torch(self, *, attn_implementation: str | None = None) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        torch.set_num_threads(self._threads)
+        extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
+        self._model = AutoModelForSequenceClassification.from_pretrained(
+            str(self.model_dir), local_files_only=True, **extra
+        ).eval()
+        self.runtime = "torch"
+
+    def _onnx_load(self, onnx_file: Path):
+        source = hashlib.sha256((self.model_dir / METRICS_FILE).read_bytes()).hexdigest()
+        onnx_file.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{onnx_file}.lock", timeout=EXPORT_WAIT_SECONDS):
+            if onnx_file.exists():
+                try:
+                    session = onnx_session(onnx_file, threads=self._threads)
+                    probe = onnx_probe_stored(session)
+                    if probe.get("source") == source and probe["texts"] == PROBE_TEXTS:
+                        self._probe_check(session, probe["outputs"])
+                        return session
+                    logger.info("%s is of an earlier model: exporting it again", onnx_file)
+                except Exception as exc:
+                    logger.warning("%s can't be used (%s): exporting it again", onnx_file, exc)
+            return self._onnx_export(onnx_file, source=source)
+
+    def _onnx_export(self, onnx_file: Path, *, source: str):
+        started = time.monotonic()
+        # Eager attention exports to plain ops; see _bert_logits for the mask.
+        self._load_torch(attn_implementation="eager")
+        try:
+            module = _bert_logits(self._model)
+            reference = self._torch_probabilities(PROBE_TEXTS)
+            example = self._tokenizer(PROBE_TEXTS[:2], padding=True, return_tensors="pt")
+            session = onnx_export_checked(
+                module=module,
+                example_inputs={k: example[k] for k in ONNX_INPUTS},
+                output_name="logits",
+                path=onnx_file,
+                threads=self._threads,
+                probe={"texts": PROBE_TEXTS, "outputs": reference, "source": source},
+                check=lambda session: self._probe_check(session, reference),
+            )
+            logger.info(
+                "exported %s to %s in %.1f s", self.model_dir, onnx_file, time.monotonic() - started
+            )
+            return session
+        finally:
+            self._model = None
+
+    def _probe_check(self, session, expected) -> None:
+        got = self._onnx_probabilities(PROBE_TEXTS, session=session)
+        expected = np.asarray(expected, dtype=np.float64)
+        if got.shape != expected.shape:
+            raise OnnxMismatch(f"{got.shape} probabilities, PyTorch gave {expected.shape}")
+        diff = float(np.abs(got - expected).max())
+        if diff > MAX_PROBE_DIFF or (got.argmax(1) != expected.argmax(1)).any():
+            raise OnnxMismatch(f"probabilities differ from PyTorch's by {diff:.2g}")
+
+    def _tokenized(self, texts: list[str], tensors: str):
+        return self._tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self._max_tokens,
+            return_tensors=tensors,
+        )
+
+    def _onnx_probabilities(self, texts: list[str], *, session) -> np.ndarray:
+        batch = self._tokenized(texts, "np")
+        logits = onnx_run(session, {k: batch[k] for k in ONNX_INPUTS if k in batch})
+        logits = logits.astype(np.float64)
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def _torch_probabilities(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            logits = self._model(**self._tokenized(texts, "pt")).logits.double()
+            return torch.softmax(logits, dim=-1).numpy()
 
     def load(self) -> None:
         """Load now (idempotent); raises ClassifierUnavailable."""
@@ -109,7 +240,7 @@ class ClassifierScorer:
             self._ensure_loaded()
 
     def _ensure_loaded(self) -> None:
-        if self._model is not None:
+        if self.runtime is not None:
             return
         try:
             self._load()
@@ -119,30 +250,51 @@ class ClassifierScorer:
             raise ClassifierUnavailable(f"can't load {self.model_dir}: {exc}") from exc
 
     def score_many(self, texts: list[str]) -> list[Score]:
-        import torch
-
         if not texts:
             return []
         clipped = [(t or "")[:MAX_CHARS] for t in texts]
         with self._lock:
             self._ensure_loaded()
             out: list[Score] = []
-            with torch.inference_mode():
-                for start in range(0, len(clipped), self.batch_size):
-                    batch = self._tokenizer(
-                        clipped[start : start + self.batch_size],
-                        padding=True,
-                        truncation=True,
-                        max_length=self._max_tokens,
-                        return_tensors="pt",
+            for start in range(0, len(clipped), self.batch_size):
+                batch = clipped[start : start + self.batch_size]
+                if self._session is not None:
+                    probs = self._onnx_probabilities(batch, session=self._session)
+                else:
+                    probs = self._torch_probabilities(batch)
+                out.extend(
+                    scores_from_probabilities(
+                        probs.tolist(), self._other, self._kind_indices, self._labels
                     )
-                    probs = torch.softmax(self._model(**batch).logits.float(), dim=-1)
-                    out.extend(
-                        scores_from_probabilities(
-                            probs.tolist(), self._other, self._kind_indices, self._labels
-                        )
-                    )
+                )
         return out
 
     def score(self, text: str) -> Score:
         return self.score_many([text])[0]
+
+
+def _bert_logits(model):
+    """A BertForSequenceClassification as one traceable forward, for export.
+
+    The additive attention mask is built here: transformers' own mask helpers trace into
+    constants of the example's shape.
+    """
+    import torch
+
+    bert = getattr(model, "bert", None)
+    if bert is None or getattr(bert, "pooler", None) is None:
+        raise OnnxMismatch(f"only BERT models export, not {type(model).__name__}")
+
+    class Logits(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            x = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+            blocked = 1.0 - attention_mask[:, None, None, :].to(x.dtype)
+            additive = blocked * torch.finfo(x.dtype).min
+            hidden = bert.encoder(x, attention_mask=additive).last_hidden_state
+            return self.model.classifier(self.model.dropout(bert.pooler(hidden)))
+
+    return Logits()
