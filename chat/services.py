@@ -95,9 +95,10 @@ def message_text_check(*, text: object) -> str:
     return text.strip()
 
 
-def _persona(user: User) -> Persona:
+def _persona(user: User, *, temporary: bool = False) -> Persona:
     profile = profile_get(user=user)
-    portrait = portrait_get(user=user)
+    # The portrait is drawn from memories, which a temporary chat must not use.
+    portrait = None if temporary else portrait_get(user=user)
     portrait_text = portrait.text if portrait else ""
     if profile is None:
         return Persona(portrait=portrait_text)
@@ -121,9 +122,16 @@ def _recalled_for_display(memories: list[RecalledMemory]) -> list[dict]:
     ]
 
 
-def _prompt(*, user: User, recent: list[Turn], text: str, memories: list[RecalledMemory]):
+def _prompt(
+    *,
+    user: User,
+    recent: list[Turn],
+    text: str,
+    memories: list[RecalledMemory],
+    temporary: bool = False,
+):
     return prompt_build(
-        persona=_persona(user),
+        persona=_persona(user, temporary=temporary),
         memories=[MemoryLine(text=m.text, said_at=m.said_at) for m in memories],
         recent_turns=[(t.role, t.content) for t in recent],
         message=text,
@@ -161,7 +169,13 @@ def chat_turn_start(*, user: User, conversation_id: int, text: object, model: st
         conversation_id=conversation.pk,
         user_message=user_message,
         assistant_message=assistant_message,
-        prompt=_prompt(user=user, recent=recent, text=text, memories=memories),
+        prompt=_prompt(
+            user=user,
+            recent=recent,
+            text=text,
+            memories=memories,
+            temporary=conversation.temporary,
+        ),
     )
 
 
@@ -201,7 +215,13 @@ def chat_turn_retry(*, user: User, message_id: int, model: str) -> TurnStart:
         conversation_id=message.conversation_id,
         user_message=None,
         assistant_message=message,
-        prompt=_prompt(user=user, recent=recent, text=question.content, memories=memories),
+        prompt=_prompt(
+            user=user,
+            recent=recent,
+            text=question.content,
+            memories=memories,
+            temporary=message.conversation.temporary,
+        ),
     )
 
 

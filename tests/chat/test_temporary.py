@@ -10,7 +10,7 @@ from django.utils import timezone
 from chat.models import Conversation, Message
 from chat.services import chat_turn_start
 from chat.tasks import message_consolidate, messages_consolidate_sweep
-from memory.models import Consolidation, Memory
+from memory.models import Consolidation, Memory, Portrait
 from memory.services import memory_consolidate
 from tests.chat.test_consumers import open_socket, until_finished
 
@@ -32,6 +32,7 @@ def test_a_temporary_turn_neither_recalls_nor_forms_memories(
     ada, temporary, django_capture_on_commit_callbacks
 ):
     fact = known_fact(ada)
+    Portrait.objects.create(user=ada, text="Ada's sister teaches piano in Berlin.")
     conversation = Conversation.objects.create(user=ada, temporary=temporary)
     with django_capture_on_commit_callbacks(execute=True):
         turn = chat_turn_start(
@@ -44,10 +45,12 @@ def test_a_temporary_turn_neither_recalls_nor_forms_memories(
     fact.refresh_from_db()
     if not temporary:  # the same turn in a normal chat does both: the test can fail
         assert FACT in system and turn.assistant_message.recalled
+        assert "teaches piano in Berlin." in system
         assert fact.access_count == 1
         assert Memory.objects.filter(source_message_id=turn.user_message.pk).exists()
         return
     assert FACT not in system and turn.assistant_message.recalled == []
+    assert "teaches piano" not in system  # the portrait is drawn from memories too
     assert fact.access_count == 0
     assert message_consolidate(turn.user_message.pk) == "temporary"
     assert messages_consolidate_sweep() == 0
