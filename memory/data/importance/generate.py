@@ -28,6 +28,8 @@ from pathlib import Path
 SEED = 20261201
 OUT_DIR = Path(__file__).resolve().parent
 SIZES = {"train": 2400, "valid": 300, "test": 300}
+# Extra train-only rows from EXTRA_FAMILIES (written after the first classifier's errors).
+TRAIN_EXTRA = 1300
 KEEP_FRACTION = 0.5
 # In valid/test, the share of generated items drawn only from held-out families.
 HELD_OUT_FAMILY_SHARE = 0.4
@@ -1256,6 +1258,248 @@ def _pasted(c: Ctx) -> Result:
     return c.fill(t), 0.02, 0.12, "other"
 
 
+# ----- train-only supplement ----------------------------------------------------------
+# Written after a first classifier kept too many false positives: negatives that look like
+# facts (first person, names, places, foods) but carry nothing lasting, and positives that
+# look like chatter. They only ever go into train (see TRAIN_EXTRA), from a second seeded
+# stream, so valid and test stay exactly as they were.
+
+EXTRA_FAMILIES: list[Family] = []
+
+
+def extra_family(name: str, keep: bool, weight: float = 1.0):
+    def deco(fn: Callable[[Ctx], Result]) -> Callable[[Ctx], Result]:
+        EXTRA_FAMILIES.append(Family(name, keep, weight, False, fn))
+        return fn
+
+    return deco
+
+
+def _any(c: Ctx, templates: list[str]) -> str:
+    return c.rng.choice(templates).format(**c.slots())
+
+
+@extra_family("daydream", False, 1.3)
+def _daydream(c: Ctx) -> Result:
+    t = [
+        "someday it'd be fun to live in {city}, not that I ever will",
+        "in a parallel universe I'm a {job}", "wouldn't it be wild to just move to {dest}",
+        "what would it be like to be a {job}? just curious",
+        "if money were no object I'd fly to {dest} every month",
+        "fantasy: retiring at 40 somewhere like {dest}",
+        "sometimes I wonder what {lang} sounds like",
+        "if I ever start a band it'll be called {pn} lol",
+        "kind of want a {pet} but it's never happening",
+        "daydreaming about {dest} again", "should I maybe try {hobby}? eh, probably not",
+        "random thought: what if I became a {job}", "would I be a good {job}? prob not haha",
+        "imagine living in {city} with a view of the sea", "what if I just dyed my hair {colour}",
+        "if I could be anyone for a day I'd be {famous}",
+        "part of me wants to buy {car}, part of me doesn't",
+        "maybe one day I'll read {book}, who knows",
+        "dream job? {job} in {city}. never gonna happen",
+        "if I had a boat I'd call it {pn}", "thinking of maybe possibly trying {food} someday",
+        "would it be weird to take up {hobby} at my age? just wondering",
+        "if I lived in {country} I'd probably eat {food} every day",
+    ]  # fmt: skip
+    return _any(c, t), 0.12, 0.4, "other"
+
+
+@extra_family("creative_request", False, 1.4)
+def _creative(c: Ctx) -> Result:
+    t = [
+        "give me a villain name for a {job} from {city}",
+        "invent a backstory for a D&D character, a {job} born in {city}",
+        "write a short scene where {f} tells {m} she is moving to {city}",
+        "describe a day in the life of a {job} in {city}",
+        "write a dating profile for a fictional {job} who loves {food}",
+        "make up a news headline about a {pet} named {pn}",
+        "act as my personal trainer and give me a pep talk",
+        "you are a travel agent, sell me a trip to {dest}",
+        "write a letter from {famous} to a {job}",
+        "compose a song about a girl called {f} who is allergic to {a}",
+        "let's play a game: you're a detective and I'm a suspect from {city}",
+        "pretend we're old friends catching up in {city}",
+        "write a short poem where the narrator has a {pet} called {pn}",
+        "create a character sheet: {n2}, {age}, {job}, lives in {city}",
+        "write a funny obituary for a houseplant",
+        "generate a fake customer review for a {shop} in {city}",
+        "role play as {famous} and tell me about your day",
+        "write a story that starts with 'my brother {m} moved to {city}'",
+        "continue the story: '{f} had always hated {bad}...'",
+        "give me a monologue for a {job} who just got fired",
+    ]  # fmt: skip
+    return _any(c, t), 0.02, 0.15, "other"
+
+
+@extra_family("text_operation", False, 1.4)
+def _text_op(c: Ctx) -> Result:
+    t = [
+        "proofread: 'I am a {job} with {k} years of experience'",
+        "translate into {lang}: 'my brother lives in {city}'",
+        "shorten this: 'I have been working as a {job} since {year} and I love it'",
+        "is this grammatical? 'my wife and me went to {city} last summer'",
+        "how do you say 'I am allergic to {a}' in {lang}?",
+        "spell check pls: 'my dauhgter is {kid_age} years old'",
+        "make this formal: 'hey, I can't come in, my kid is sick'",
+        "translate: 'je m'appelle {n2} et j'habite à {city}'",
+        "what does 'mi hermano vive en {city}' mean?",
+        "turn this into a tweet: 'just moved to {city}, loving it'",
+        "correct my french: 'je suis un {job} à {city}'",
+        "summarize this email: 'Hi team, {f} will be out until {date}, please contact {m}.'",
+        "paraphrase: 'my {rel} {n} has {cond}'",
+        "fix the punctuation: 'my name is {n2} I live in {city} I like {food}'",
+        "is 'I been living in {city}' correct english?",
+        "rewrite this cover letter line: 'I'm a {job} who loves {hobby}'",
+        "example sentence using 'vegetarian' please",
+        "how would a native speaker say 'my son is {kid_age}' in {lang}?",
+        "what's wrong with this sentence: 'me and {m} is going to {dest}'",
+        "translate to english: 'ich bin allergisch gegen {a}'",
+    ]  # fmt: skip
+    return _any(c, t), 0.02, 0.14, "other"
+
+
+@extra_family("momentary", False, 1.6)
+def _momentary(c: Ctx) -> Result:
+    t = [
+        "eating {food} on the couch right now", "currently reading {book} on the bus",
+        "just finished a run, exhausted", "sitting at {city} station, train's late",
+        "drinking my second coffee already", "cooking {food} tonight, wish me luck",
+        "trying {food} for the first time today", "listening to {music} while I work",
+        "halfway through {media}, no spoilers", "at {shop} and forgot what I came for",
+        "in a boring meeting about {tool}", "my {rel} just called, brb",
+        "on a video call with {f}, one sec", "waiting at the {appt} for ages",
+        "just spilled {food} on my laptop", "the {pet} next door won't stop barking",
+        "stuck at work until 7 tonight", "late for the {wd} standup again",
+        "just landed in {city} for a work thing", "having lunch with {m} from work",
+        "binge watching {media} today", "my legs hurt after {hobby} this morning",
+        "grabbing {food} on the way home", "it's {time} and I'm still in bed",
+        "stuck in traffic outside {city}", "having a lazy {wd}",
+    ]  # fmt: skip
+    return _any(c, t), 0.15, 0.4, "other"
+
+
+@extra_family("how_to_personal", False, 1.0)
+def _how_to(c: Ctx) -> Result:
+    t = [
+        "how do I tell my boss I need a day off?", "how long should I boil {food}?",
+        "what should I get my {rel} for their birthday?", "is {food} healthy?",
+        "any tips for a first {hobby} lesson?", "how do I get to {city} from the airport?",
+        "what's a nice restaurant in {city}?", "how do I apologise to a friend?",
+        "what do I pack for a weekend in {dest}?", "how do I fix a squeaky door?",
+        "which is better for a beginner, {hobby} or yoga?", "what's a good gift for a {job}?",
+        "can I freeze {food}?", "how much should I tip in {country}?",
+        "what time do shops close in {city} on {wd}?", "how do I ask for a raise?",
+        "what wine goes with {food}?", "how do I get over jet lag after {dest}?",
+    ]  # fmt: skip
+    return _any(c, t), 0.03, 0.18, "other"
+
+
+@extra_family("ml_neg_extra", False, 0.9)
+def _ml_neg_extra(c: Ctx) -> Result:
+    t = [
+        ("fr", "écris une histoire sur un {job} qui vit à {city}"),
+        ("fr", "traduis en anglais : 'mon frère habite à {city}'"),
+        ("fr", "je suis dans le métro là"), ("fr", "peut-être qu'un jour j'irai à {dest}"),
+        ("es", "escribe un cuento sobre una chica llamada {f}"),
+        ("es", "¿cómo se dice 'soy alérgico' en inglés?"), ("es", "ahora mismo estoy comiendo"),
+        ("es", "algún día me gustaría vivir en {city}, quién sabe"),
+        ("de", "schreib eine Geschichte über einen {job} aus {city}"),
+        ("de", "übersetze: 'meine Schwester wohnt in {city}'"), ("de", "ich bin gerade im Büro"),
+        ("de", "vielleicht fahre ich irgendwann nach {dest}"),
+        ("pt", "escreve um poema sobre {city}"), ("pt", "tô na fila do banco agora"),
+        ("pt", "como se diz 'meu filho tem {kid_age} anos' em inglês?"),
+        ("it", "scrivi una storia su un {job} di {city}"), ("it", "sono in treno adesso"),
+        ("it", "magari un giorno andrò a {dest}"),
+    ]  # fmt: skip
+    lang, tpl = c.rng.choice(t)
+    return tpl.format(**c.slots()), 0.02, 0.35, "other", lang
+
+
+@extra_family("casual_fact", True, 1.6)
+def _casual_fact(c: Ctx) -> Result:
+    t = [
+        ("lol I'm literally allergic to {a} so no thanks", 0.85, 0.98, "fact"),
+        ("haha my {rel} {n} is a {job}, they'd love that", 0.7, 0.86, "relationship"),
+        ("ugh, as a {job} I get this question all the time", 0.7, 0.86, "fact"),
+        ("fyi I'm {age} now, not {k}0 lol", 0.8, 0.92, "fact"),
+        ("rn I'm still living in {city} btw", 0.75, 0.9, "fact"),
+        ("my {pet} {pn} hates baths, any tips?", 0.65, 0.8, "relationship"),
+        ("I've signed up for a {hobby} class starting {soon}", 0.68, 0.84, "plan"),
+        ("booked it! {dest} on {date} 🎉", 0.7, 0.86, "plan"),
+        ("I actually speak {lang} fluently, my mum is from there", 0.7, 0.86, "fact"),
+        ("just so u know I can't eat {a}, ever", 0.88, 0.98, "fact"),
+        ("since my diagnosis with {cond} I avoid sugar", 0.86, 0.97, "fact"),
+        ("translate this for my {rel} {n}, she only speaks {lang}", 0.66, 0.8, "relationship"),
+        ("write a birthday message for my husband {m}, he turns {age} on {date}", 0.75, 0.9,
+         "relationship"),
+        ("I quit my job as a {job} last week, so now what", 0.8, 0.93, "event"),
+        ("we're expecting our second baby in {month}!!", 0.88, 0.97, "plan"),
+        ("no more {food} for me, I went vegan in {month}", 0.72, 0.88, "preference"),
+        ("I really can't stand {bad}, never put it in recipes for me", 0.6, 0.76, "preference"),
+        ("hey, I'm {n2} by the way", 0.8, 0.94, "fact"),
+        ("my exam in {subject} is on {date}, help me plan revision", 0.68, 0.84, "plan"),
+        ("lol i work nights as a {job} so mornings are my evenings", 0.72, 0.88, "fact"),
+        ("my {rel} {n} passed away in {month}, it's been hard", 0.86, 0.97, "event"),
+        ("we moved to {city} in {year}, still love it", 0.75, 0.9, "fact"),
+    ]  # fmt: skip
+    tpl, lo, hi, kind = c.rng.choice(t)
+    return tpl.format(**c.slots()), lo, hi, kind
+
+
+@extra_family("personal_update", True, 1.6)
+def _personal_update(c: Ctx) -> Result:
+    t = [
+        ("Yay! My little {hobby} studio is finally open, I've dreamed of this for years!", 0.75,
+         0.9, "event"),
+        ("Been researching {topic} a lot lately, it's been my dream to work in that field", 0.62,
+         0.8, "plan"),
+        ("Big news: I got a part-time job at {wp}, I start {soon}!", 0.78, 0.92, "event"),
+        ("I'm learning {lang} because we want to move to {country} in a couple of years", 0.68,
+         0.84, "plan"),
+        ("Last weekend my {rel} {n} and I did a {hobby} workshop, it was amazing", 0.6, 0.78,
+         "event"),
+        ("I've been volunteering at {wp} every {wd} since {month}", 0.68, 0.84, "fact"),
+        ("Guess what, I ran my first half marathon on {date}!", 0.72, 0.88, "event"),
+        ("We adopted a {pet} last week, her name is {pn} and she's a handful", 0.75, 0.9,
+         "relationship"),
+        ("I started a {hobby} club at work and we meet every {wd} now", 0.62, 0.8, "fact"),
+        ("reading {book} at the moment, it's really helping me plan my own business", 0.55, 0.7,
+         "preference"),
+        ("Went to a support group for {cond} yesterday, it really helped me", 0.8, 0.93, "event"),
+        ("The kids and I went camping near {city} last summer, it's our favourite trip", 0.66,
+         0.82, "event"),
+        ("Just finished my degree in {subject}!! Graduation is on {date}", 0.8, 0.93, "event"),
+        ("It's a full-time role as a {job} at {wp}, so a big change for me", 0.75, 0.9, "fact"),
+        ("My painting got into a local exhibition in {city}, I'm so proud", 0.7, 0.86, "event"),
+        ("I've been thinking about becoming a counsellor, I've started looking at courses", 0.62,
+         0.8, "plan"),
+        ("After {k} years at {wp} I finally handed in my notice", 0.8, 0.93, "event"),
+        ("My {rel} {n} got me into {music}, now I play it all the time", 0.58, 0.74,
+         "preference"),
+    ]  # fmt: skip
+    tpl, lo, hi, kind = c.rng.choice(t)
+    return tpl.format(**c.slots()), lo, hi, kind
+
+
+@extra_family("supportive_reply", False, 1.5)
+def _supportive(c: Ctx) -> Result:
+    t = [
+        "Wow, that's amazing! You'll be great at it!", "So proud of you, all that work paid off!",
+        "That sounds like so much fun, glad you had a good time!", "Aww, that's so sweet",
+        "Congrats on the new job, {n2}! You deserve it", "That's a great goal! Keep it up!",
+        "Haha that's so cute, what a lovely idea", "Oh no, sorry to hear that. Hope it gets better",
+        "Sounds like a blast! Did you take any pictures?", "Wow! What got you into that?",
+        "Did you see the band play live?", "That must have been so special for you",
+        "You're doing something really meaningful, good luck!", "I'm sure it'll go great",
+        "That's so brave of you, {n2}", "Love that for you!", "What a great way to spend a weekend",
+        "Can't wait to hear how it goes!", "Totally agree, that makes a lot of sense",
+        "That sounds tough, take care of yourself", "Nice! How long did that take?",
+        "Oh wow, where was that?", "That's awesome, {n2}! Tell me more",
+        "Yes! Let's make it a night to remember!", "Hope you have the best time in {city}!",
+    ]  # fmt: skip
+    return _any(c, t), 0.02, 0.2, "other"
+
+
 # ----- other languages -----------------------------------------------------------------
 
 ML_MONTHS = {
@@ -1942,13 +2186,48 @@ def generate_split(
     return rows
 
 
+def generate_extra(
+    size: int, rng: random.Random, seen: set[str], langs: Counter
+) -> list[dict[str, object]]:
+    c = Ctx(rng, "train")
+    pos = [f for f in EXTRA_FAMILIES if f.keep]
+    neg = [f for f in EXTRA_FAMILIES if not f.keep]
+    rows: list[dict[str, object]] = []
+    attempts = 0
+    while len(rows) < size:
+        attempts += 1
+        if attempts > size * 200:
+            raise RuntimeError(f"could not fill the train supplement: {len(rows)}/{size}")
+        keep = len(rows) % 2 == 0  # half and half, like the splits
+        pool = pos if keep else neg
+        fam = rng.choices(pool, weights=[f.weight for f in pool])[0]
+        out = fam.fn(c)
+        text, lo, hi, kind = out[:4]
+        lang = out[4] if len(out) > 4 else "en"
+        text = add_noise(c, text, fam.keep, lang)
+        key = norm_key(text)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        rows.append(record(text, rng.uniform(lo, hi), kind))
+        langs[lang] += 1
+    return rows
+
+
 def main() -> None:
     rng = random.Random(SEED)  # noqa: S311 - reproducible data, not security
     seen: set[str] = set()
     stats: dict[str, Counter] = {}
+    generated = {}
     for split, size in SIZES.items():
         langs: Counter = Counter()
-        rows = generate_split(split, size, rng, seen, langs)
+        generated[split] = (generate_split(split, size, rng, seen, langs), langs)
+    # The supplement comes last, from its own stream, and only into train.
+    extra_rng = random.Random(SEED + 1)  # noqa: S311 - reproducible data, not security
+    train_rows, train_langs = generated["train"]
+    train_rows.extend(generate_extra(TRAIN_EXTRA, extra_rng, seen, train_langs))
+    extra_rng.shuffle(train_rows)
+    for split, (rows, langs) in generated.items():
         path = OUT_DIR / f"{split}.jsonl"
         with path.open("w", encoding="utf-8") as fh:
             for row in rows:
