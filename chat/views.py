@@ -55,6 +55,8 @@ def room(request: HttpRequest, conversation_id: int) -> HttpResponse:
         "noted_ids": memory_noted_message_ids(
             user=request.user, message_ids=[m.pk for m in chat_messages if m.role == "user"]
         ),
+        # The #messages partial (reloaded when the socket opens) names it in its hint too.
+        "default_model": settings.OLLAMA_MODEL,
     }
     if request.htmx:
         return render(request, "chat/room.html#messages", context)

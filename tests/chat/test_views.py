@@ -65,6 +65,14 @@ def test_room_shows_history_and_its_partial_only_the_messages(ada_client, ada):
     assert body.startswith('<div id="messages"') and "<html" not in body
 
 
+def test_an_empty_rooms_partial_still_names_the_model(ada_client, ada, settings):
+    # The page reloads #messages when its socket opens; the hint must survive that.
+    settings.OLLAMA_MODEL = "mistral"
+    conversation = Conversation.objects.create(user=ada)
+    partial = ada_client.get(conversation.get_absolute_url(), headers={"HX-Request": "true"})
+    assert "PIPO answers with mistral on your own machine" in partial.content.decode()
+
+
 def test_someone_elses_conversation_is_404(ada_client, django_user_model):
     eve = django_user_model.objects.create_user(username="eve", email="eve@example.test")
     theirs = Conversation.objects.create(user=eve, title="Secret")
