@@ -22,8 +22,9 @@ embedder PIPO is configured with (all-MiniLM-L6-v2 on torch, PIPO_TORCH_THREADS 
    After a first recall (reported on its own: it builds the person's lexical index and
    loads the collection) and a few warm-up recalls, it times
    `memory_recall(k=8, reinforce=False)` on --queries natural questions and, right after
-   each, times its parts by calling them directly: query embedding, Chroma query (the
-   count() `vectors_nearest` makes first, then the query), and the rest (space row,
+   each, times its parts by calling them directly: query embedding, Chroma query (with
+   a count() timed beside it for reference; `vectors_nearest` no longer makes one), and
+   the rest (space row,
    lexical freshness check, BM25, rows, fusion).
 2. Consolidation: --messages chat messages (statements worth keeping, small talk, and a
    few repeats), one `memory_consolidate` at a time for a fresh person on the embedded
