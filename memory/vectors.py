@@ -21,7 +21,7 @@ class VectorStoreUnavailable(Exception):
     """Chroma did not answer; the message names where PIPO looked for it."""
 
 
-_clients: dict[tuple[str, str], ClientAPI] = {}
+_clients: dict[tuple[str, ...], ClientAPI] = {}
 _clients_lock = threading.Lock()
 
 
@@ -34,6 +34,14 @@ def vector_store_backend() -> str:
 def _client_create() -> ClientAPI:
     # Telemetry off: PIPO is private by default and this machine may have no network.
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.CHROMA_URL and settings.CHROMA_AUTH_TOKEN:
+        chroma_settings = ChromaSettings(
+            anonymized_telemetry=False,
+            allow_reset=False,
+            chroma_client_auth_provider="chromadb.auth.token_authn.TokenAuthClientProvider",
+            chroma_client_auth_credentials=settings.CHROMA_AUTH_TOKEN,
+            chroma_auth_token_transport_header=settings.CHROMA_AUTH_TOKEN_HEADER,
+        )
     if settings.CHROMA_URL:
         parts = urlsplit(settings.CHROMA_URL)
         return chromadb.HttpClient(
@@ -63,9 +71,18 @@ def _chroma_errors() -> Iterator[None]:
         raise _unavailable(exc) from exc
 
 
+def _store_key() -> tuple[str, ...]:
+    return (
+        settings.CHROMA_URL,
+        str(settings.CHROMA_PATH),
+        settings.CHROMA_AUTH_TOKEN,
+        settings.CHROMA_AUTH_TOKEN_HEADER,
+    )
+
+
 def chroma_client() -> ClientAPI:
     """The process-wide client for the configured Chroma; raises VectorStoreUnavailable."""
-    key = (settings.CHROMA_URL, str(settings.CHROMA_PATH))
+    key = _store_key()
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
@@ -98,11 +115,11 @@ def collection_exists(*, name: str) -> bool:
         return name in {c.name for c in chroma_client().list_collections()}
 
 
-_collections: dict[tuple[str, str, str], Collection] = {}
+_collections: dict[tuple[str, ...], Collection] = {}
 
 
 def _collection(name: str) -> Collection:
-    key = (settings.CHROMA_URL, str(settings.CHROMA_PATH), name)
+    key = (*_store_key(), name)
     collection = _collections.get(key)
     if collection is None:
         with _chroma_errors():
@@ -149,7 +166,7 @@ def collection_reset(*, name: str, metadata: dict) -> None:
         client = chroma_client()
         if name in {c.name for c in client.list_collections()}:
             client.delete_collection(name)
-    for key in [k for k in _collections if k[2] == name]:
+    for key in [k for k in _collections if k[-1] == name]:
         del _collections[key]
     collection_get_or_create(name=name, metadata=metadata)
 
@@ -159,5 +176,5 @@ def collection_delete(*, name: str) -> None:
         client = chroma_client()
         if name in {c.name for c in client.list_collections()}:
             client.delete_collection(name)
-    for key in [k for k in _collections if k[2] == name]:
+    for key in [k for k in _collections if k[-1] == name]:
         del _collections[key]

@@ -49,13 +49,20 @@ def llm_model_missing_message(*, model: str) -> str:
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _client_key(timeout: float | None) -> tuple:
+    # OLLAMA_HEADERS (a proxy's or tunnel's credentials) go on every request to Ollama.
+    return (settings.OLLAMA_HOST, tuple(sorted(settings.OLLAMA_HEADERS.items())), timeout)
+
+
 def llm_client(*, timeout: float | None = None) -> ollama.AsyncClient:
     """One client per event loop and host: building one loads the CA bundle into a new
     SSL context (~50 ms of CPU on the event loop), too much to pay for every reply."""
     clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    key = (settings.OLLAMA_HOST, timeout)
+    key = _client_key(timeout)
     if key not in clients:
-        clients[key] = ollama.AsyncClient(host=settings.OLLAMA_HOST, timeout=timeout)
+        clients[key] = ollama.AsyncClient(
+            host=settings.OLLAMA_HOST, timeout=timeout, headers=settings.OLLAMA_HEADERS
+        )
     return clients[key]
 
 
@@ -117,7 +124,9 @@ class LLMStatus:
 
 def llm_status(*, timeout: float = 3.0) -> LLMStatus:
     """Ask Ollama which models it has; raises LLMUnavailable when it does not answer."""
-    client = ollama.Client(host=settings.OLLAMA_HOST, timeout=timeout)
+    client = ollama.Client(
+        host=settings.OLLAMA_HOST, timeout=timeout, headers=settings.OLLAMA_HEADERS
+    )
     try:
         listing = client.list()
     except (ConnectionError, httpx.HTTPError, ollama.ResponseError) as exc:
@@ -148,7 +157,7 @@ def llm_model_names() -> list[str]:
     return names
 
 
-_sync_clients: dict[tuple[str, float], ollama.Client] = {}
+_sync_clients: dict[tuple, ollama.Client] = {}
 
 
 class LLMBadAnswer(LLMError):
@@ -158,10 +167,12 @@ class LLMBadAnswer(LLMError):
 def llm_json(*, system: str, prompt: str, model: str | None = None, timeout: float = 30.0) -> dict:
     """Ask for a structured answer (Ollama's JSON mode); the parsed object, or LLMError."""
     model = model or settings.OLLAMA_MODEL
-    key = (settings.OLLAMA_HOST, timeout)
+    key = _client_key(timeout)
     if key not in _sync_clients:
         # Shared (httpx clients are thread-safe): a new one loads the CA bundle, ~50 ms.
-        _sync_clients[key] = ollama.Client(host=settings.OLLAMA_HOST, timeout=timeout)
+        _sync_clients[key] = ollama.Client(
+            host=settings.OLLAMA_HOST, timeout=timeout, headers=settings.OLLAMA_HEADERS
+        )
     try:
         response = _sync_clients[key].chat(
             model=model,

@@ -35,7 +35,7 @@ Knobs (plain attributes, read per request or per chunk, safe to change while
 running): ``reply``, ``models``, ``token_delay``, ``first_token_delay``,
 ``fault`` (``None``, ``"drop_mid_stream"``, ``"error_mid_stream"``,
 ``"http_500"``), ``drop_after_tokens`` and ``fault_message``.  Observations:
-``request_log``, ``requests_for(path)``, ``active_streams`` and
+``request_log``, ``requests_for(path)``, ``headers_for(path)``, ``active_streams`` and
 ``stream_closed_early`` (a client went away while a stream was being written).
 
 Simplifications: no tool calls, thinking, images, ``format`` or stop sequences;
@@ -252,6 +252,7 @@ class OllamaServer(LoopbackService):
         self.drop_after_tokens = 3  # tokens sent before drop_mid_stream / error_mid_stream
         self.fault_message = "an error was encountered while running the model: unexpected EOF"
         self.request_log: list[tuple[str, str, Any]] = []
+        self.header_log: list[tuple[str, dict[str, str]]] = []  # (path, request headers)
         self.active_streams = 0
         self.stream_closed_early = 0
 
@@ -280,6 +281,11 @@ class OllamaServer(LoopbackService):
         """The JSON bodies (``None`` when absent) of the requests made to ``path``, in order."""
         with self._lock:
             return [body for _, logged, body in self.request_log if logged == path]
+
+    def headers_for(self, path: str) -> list[dict[str, str]]:
+        """The headers (names lower-cased) of the requests made to ``path``, in order."""
+        with self._lock:
+            return [headers for logged, headers in self.header_log if logged == path]
 
     def wait_idle(self, timeout: float = 2.0) -> bool:
         """Wait until no stream is being written (a client may finish reading first)."""
@@ -311,6 +317,7 @@ class OllamaServer(LoopbackService):
             raw_error = None
         with self._lock:
             self.request_log.append((method, path, body))
+            self.header_log.append((path, {k.lower(): v for k, v in h.headers.items()}))
         routes: dict[tuple[str, str], Callable[[_Handler, dict[str, Any]], None]] = {
             ("POST", "/api/chat"): self._handle_chat,
             ("POST", "/api/generate"): self._handle_generate,
