@@ -6,6 +6,7 @@ from memory import training
 from memory.decay import memory_decay
 from memory.merging import memories_merge
 from memory.services import memory_vectors_resync
+from pipo.heartbeat import worker_heartbeat_write
 
 
 def memory_vectors_resync_task() -> int:
@@ -26,3 +27,8 @@ def memories_merge_task() -> str:
     people = get_user_model().objects.filter(memories__isnull=False).distinct().order_by("pk")
     merged = sum(memories_merge(user=person).merged for person in people)
     return f"{merged} memories merged"
+
+
+def worker_heartbeat_task() -> str:
+    """Every minute: proves to /readyz that a worker takes tasks off the queue."""
+    return f"beat at {worker_heartbeat_write().beat_at.isoformat()}"

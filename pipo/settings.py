@@ -29,9 +29,33 @@ def _local_secret_key() -> str:
     return key_file.read_text().strip()
 
 
-SECRET_KEY = env("SECRET_KEY", default=None) or _local_secret_key()
-DEBUG = env.bool("DEBUG", default=False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+# "production" (the Docker image sets it) turns on everything `manage.py check --deploy`
+# asks for and refuses to start without a real SECRET_KEY and ALLOWED_HOSTS (docs/deploy.md).
+DJANGO_ENV = env("DJANGO_ENV", default="development")
+if DJANGO_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"DJANGO_ENV must be development or production, not {DJANGO_ENV!r}")
+PRODUCTION = DJANGO_ENV == "production"
+
+if PRODUCTION:
+    SECRET_KEY = env("SECRET_KEY", default="")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "DJANGO_ENV=production needs SECRET_KEY: set it in .env to a long random string, "
+            "e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    if not env("ALLOWED_HOSTS", default=""):
+        raise ImproperlyConfigured(
+            "DJANGO_ENV=production needs ALLOWED_HOSTS: the host names people open PIPO at, "
+            "comma-separated, e.g. ALLOWED_HOSTS=pipo.example.com"
+        )
+    DEBUG = False
+    # Loopback too, so the container's health check (http://127.0.0.1:8000/healthz) is
+    # answered: a forged Host of localhost gains nothing.
+    ALLOWED_HOSTS = [*env.list("ALLOWED_HOSTS"), "127.0.0.1", "localhost"]
+else:
+    SECRET_KEY = env("SECRET_KEY", default=None) or _local_secret_key()
+    DEBUG = env.bool("DEBUG", default=False)
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -54,6 +78,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "pipo.middleware.RequestIdMiddleware",  # first: every later log line carries the id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -107,13 +132,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache (short-term buffer) and task broker; in-process without it.
 REDIS_URL = env("REDIS_URL", default="")
+# Every reply token goes through the conversation's group; a group send to a socket that
+# is this many messages behind is dropped without a word, so leave room for a few replies.
+CHANNEL_CAPACITY = env.int("PIPO_CHANNEL_CAPACITY", default=1000)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # channels-redis waits on BZPOPMIN for 5 s; redis-py 8 gives up reading after
             # 5 s by default, which closed every idle chat socket with 1011. Read longer.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "capacity": CHANNEL_CAPACITY,
+            },
         }
     }
     CACHES = {
@@ -124,7 +155,12 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": CHANNEL_CAPACITY},
+        }
+    }
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pipo"}
     }
@@ -147,6 +183,16 @@ else:
 # --- Vector store: a Chroma server via CHROMA_URL, else an embedded PersistentClient.
 CHROMA_URL = env("CHROMA_URL", default="")
 CHROMA_PATH = Path(env("CHROMA_PATH", default=str(VAR_DIR / "chroma")))
+# A token sent on every request to the Chroma server, in Chroma's own token header
+# ("X-Chroma-Token", or "Authorization" as "Bearer <token>"). Chroma 1.x has no server-side
+# auth, so the compose file puts a gate in front of it that checks this header.
+CHROMA_AUTH_TOKEN = env("CHROMA_AUTH_TOKEN", default="")
+CHROMA_AUTH_TOKEN_HEADER = env("CHROMA_AUTH_TOKEN_HEADER", default="X-Chroma-Token")
+if CHROMA_AUTH_TOKEN_HEADER not in {"X-Chroma-Token", "Authorization"}:
+    raise ImproperlyConfigured(
+        "CHROMA_AUTH_TOKEN_HEADER must be X-Chroma-Token or Authorization, "
+        f"not {CHROMA_AUTH_TOKEN_HEADER!r}"
+    )
 
 # --- Auth: Supabase Auth (GoTrue) when SUPABASE_URL is set, else Django's own users.
 SUPABASE_URL = env("SUPABASE_URL", default="").rstrip("/")
@@ -171,6 +217,27 @@ SUPABASE_TIMEOUT_SECONDS = env.float("SUPABASE_TIMEOUT_SECONDS", default=10.0)
 OLLAMA_HOST = env("OLLAMA_HOST", default="http://localhost:11434").rstrip("/")
 OLLAMA_MODEL = env("OLLAMA_MODEL", default="mistral")
 OLLAMA_TIMEOUT_SECONDS = env.float("OLLAMA_TIMEOUT_SECONDS", default=300.0)
+
+
+def _http_headers(variable: str) -> dict[str, str]:
+    """`Name=value,Other=value` into a dict; values may contain "=" (base64 tokens)."""
+    headers = {}
+    for entry in env(variable, default="").split(","):
+        if not entry.strip():
+            continue
+        name, separator, value = entry.partition("=")
+        if not separator or not name.strip():
+            raise ImproperlyConfigured(
+                f"{variable} takes Name=value pairs separated by commas "
+                f"(e.g. Authorization=Bearer abc123), not {entry.strip()!r}"
+            )
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+# Sent on every request to Ollama: a reverse proxy's or tunnel's credentials, e.g.
+# "Authorization=Bearer abc123" or Cloudflare Access's CF-Access-Client-Id/-Secret pair.
+OLLAMA_HEADERS = _http_headers("OLLAMA_HEADERS")
 
 # --- Chat.
 PIPO_MAX_MESSAGE_CHARS = env.int("PIPO_MAX_MESSAGE_CHARS", default=16_000)
@@ -245,8 +312,34 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+# Pages carry the CSRF token in the markup (hx-headers, forms); no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
+# HTTPS: in production every plain-HTTP request is redirected, except the health checks
+# that the container and the compose file make over loopback.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if not SECURE_HSTS_PRELOAD:
+    # Preloading is a promise to browsers that outlives this server: opt in, not a default.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Behind a TLS-terminating reverse proxy: "X-Forwarded-Proto=https" trusts that header
+# (only when the proxy always sets it, overwriting what the client sent).
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_ssl_header:
+    _header_name, _separator, _header_value = _proxy_ssl_header.partition("=")
+    if not _separator or not _header_name.strip() or not _header_value.strip():
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER takes Header=value, e.g. X-Forwarded-Proto=https, "
+            f"not {_proxy_ssl_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _header_name.strip().upper().replace("-", "_"),
+        _header_value.strip(),
+    )
 # A refused CSRF check under /api/ answers JSON like the rest of the API.
 CSRF_FAILURE_VIEW = "pipo.api.csrf_failure"
 
@@ -259,15 +352,55 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-# Serve straight from static/ without a collectstatic step, so `make run` has nothing to build.
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+if PRODUCTION:
+    # collectstatic (run when the image is built) writes hashed, compressed copies that
+    # WhiteNoise serves with far-future cache headers.
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+else:
+    # Serve straight from static/ without collectstatic, so `make run` has nothing to build.
+    WHITENOISE_USE_FINDERS = True
+    WHITENOISE_AUTOREFRESH = DEBUG
 
+# --- Logs: one JSON object a line in production (or PIPO_LOG_FORMAT=json), text otherwise;
+# every line carries the request id and, in chat, the conversation id (pipo/logging.py).
+PIPO_LOG_FORMAT = env("PIPO_LOG_FORMAT", default="json" if PRODUCTION else "text")
+if PIPO_LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"PIPO_LOG_FORMAT must be json or text, not {PIPO_LOG_FORMAT!r}")
+# What people wrote (messages, memories, searches) stays out of the logs unless this is on.
+PIPO_LOG_CONTENT = env.bool("PIPO_LOG_CONTENT", default=False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "pipo.logging.LogContextFilter"},
+        "redact": {"()": "pipo.logging.ContentRedactionFilter"},
+    },
+    "formatters": {
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(conversation_id)s]: "
+            "%(message)s"
+        },
+        "json": {"()": "pipo.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": PIPO_LOG_FORMAT,
+            "filters": ["context", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "chromadb": {"level": "WARNING"}},
 }
+
+# --- Health: /readyz gives each check this long, and calls the worker down when its
+# heartbeat (every task it starts, and a django-q2 schedule every minute) is older than the
+# stale limit. The default outlasts one task at its timeout: a one-worker cluster busy
+# training a model is not dead. Lower it when PIPO_WORKERS > 1.
+PIPO_READINESS_TIMEOUT_SECONDS = env.float("PIPO_READINESS_TIMEOUT_SECONDS", default=3.0)
+PIPO_WORKER_HEARTBEAT_STALE_SECONDS = env.int(
+    "PIPO_WORKER_HEARTBEAT_STALE_SECONDS", default=Q_CLUSTER["timeout"] + 120
+)

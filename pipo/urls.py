@@ -15,6 +15,8 @@ urlpatterns = [
     path("api/", include("accounts.api_urls")),
     path("api/", include("pipo.api_urls")),  # after accounts': ends in a JSON 404
     path("status/", views.status, name="status"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
 ]
 

@@ -81,7 +81,7 @@ def test_status_page_and_its_htmx_partial(admin_client):
     assert partial.status_code == 200
     assert b"<html" not in partial.content
     assert partial.content.decode().lstrip().startswith('<div id="components"')
-    assert len(status_all()) == 6
+    assert len(status_all()) == 7  # with the worker's heartbeat
 
 
 def test_memory_part_names_the_models_and_the_vector_backlog(django_user_model):
