@@ -2,9 +2,14 @@
 
 Frames out are htmx out-of-band swaps (the ws extension applies them): the person's
 message and the reply's bubble, then one escaped `<span>` per token appended to the
-bubble, then the finished bubble rendered from the database. Frames in are the
-composer's JSON: `{"message": ..., "model": ...}`, `{"action": "stop"}` or
-`{"action": "retry", "message_id": ...}`.
+bubble, then the finished bubble rendered from the database. Every open tab of the
+conversation, on any Daphne process sharing the channel layer, shows the same reply as it
+streams: tabs announce themselves to the conversation's group, and the socket answering
+sends its opening and token frames to its own page directly and to each other tab's
+channel (a lone tab, the common case, costs the channel layer nothing per token); the
+finished bubble goes to the group. Errors about a frame go to its sender only.
+Frames in are the composer's JSON: `{"message": ..., "model": ...}`, `{"action": "stop"}`
+(from any tab) or `{"action": "retry", "message_id": ...}`.
 """
 
 import asyncio
@@ -12,7 +17,9 @@ import json
 import logging
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -30,6 +37,7 @@ from chat.services import (
     message_rate_check,
 )
 from pipo.llm import LLMError, llm_chat_stream
+from pipo.logging import log_context, request_id_from
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +59,18 @@ def _token_frame(message_id: int, text: str) -> str:
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
+    async def dispatch(self, message: dict) -> None:
+        # Every event of this socket (and the reply task it starts) logs under one request
+        # id, from the handshake's X-Request-ID when sane, and the conversation's id.
+        if not hasattr(self, "log_ids"):
+            headers = dict(self.scope.get("headers") or [])
+            self.log_ids = {
+                "request_id": request_id_from(headers.get(b"x-request-id", b"").decode("latin-1")),
+                "conversation_id": self.scope["url_route"]["kwargs"].get("conversation_id"),
+            }
+        with log_context(**self.log_ids):
+            await super().dispatch(message)
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -66,13 +86,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.generation: asyncio.Task | None = None
         self.open = True
+        self.other_tabs: set[str] = set()  # channel names of this conversation's other sockets
         await self.channel_layer.group_add(_group(self.conversation_id), self.channel_name)
+        # Announced before the handshake ends, so the other tabs usually know of this one
+        # by the time its page can send anything.
+        await self.channel_layer.group_send(
+            _group(self.conversation_id), {"type": "chat.tab.opened", "channel": self.channel_name}
+        )
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         self.open = False
         if hasattr(self, "conversation_id"):
             await self.channel_layer.group_discard(_group(self.conversation_id), self.channel_name)
+            await self.channel_layer.group_send(
+                _group(self.conversation_id),
+                {"type": "chat.tab.closed", "channel": self.channel_name},
+            )
         # A running reply is not cancelled: it finishes, is saved, and a reconnecting page
         # receives the finished bubble through the group.
 
@@ -138,7 +168,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except PermissionDenied:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        await self.send_frame(self._opening_frame(turn))
+        await self.to_every_tab({"type": "chat.turn.opened", "html": self._opening_frame(turn)})
         self.generation = asyncio.create_task(self.generate(turn))
 
     def _opening_frame(self, turn: TurnStart) -> str:
@@ -148,6 +178,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def stop(self) -> None:
+        if self.generation is not None and not self.generation.done():
+            self.generation.cancel()
+        else:  # Stop pressed in another tab than the one whose message is being answered
+            await self.channel_layer.group_send(
+                _group(self.conversation_id), {"type": "chat.generation.stop"}
+            )
+
+    async def chat_generation_stop(self, event: dict) -> None:
         if self.generation is not None and not self.generation.done():
             self.generation.cancel()
 
@@ -164,7 +202,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     if not parts:
                         figures["first_token_ms"] = int((time.monotonic() - started) * 1000)
                     parts.append(chunk.text)
-                    await self.send_frame(_token_frame(message.pk, chunk.text))
+                    await self.to_every_tab(
+                        {"type": "chat.token", "message_id": message.pk, "text": chunk.text}
+                    )
                 if chunk.done:
                     figures["prompt_tokens"] = chunk.prompt_tokens
                     figures["reply_tokens"] = chunk.reply_tokens
@@ -179,6 +219,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         finally:
             await stream.aclose()
         figures["duration_ms"] = int((time.monotonic() - started) * 1000)
+        logger.info(
+            "reply %s %s in %s ms (%s tokens)",
+            message.pk,
+            status,
+            figures["duration_ms"],
+            figures.get("reply_tokens"),
+        )
         if status == Message.Status.STOPPED:
             figures["reply_tokens"] = len(parts) or None
         await database_sync_to_async(chat_turn_finish)(
@@ -188,6 +235,36 @@ class ChatConsumer(AsyncWebsocketConsumer):
             _group(self.conversation_id),
             {"type": "chat.message.finished", "message_id": message.pk},
         )
+
+    async def to_every_tab(self, event: dict) -> None:
+        """This page directly, and each other open tab of the conversation by its channel."""
+        # The handler itself, not dispatch(): that closes old database connections in a
+        # thread on every call, once per token.
+        await getattr(self, get_handler_name(event))(event)
+        for channel in list(self.other_tabs):
+            try:
+                await self.channel_layer.send(channel, event)
+            except ChannelFull:  # a tab gone without a word (its process died): forget it
+                self.other_tabs.discard(channel)
+
+    async def chat_tab_opened(self, event: dict) -> None:
+        if event["channel"] != self.channel_name:
+            self.other_tabs.add(event["channel"])
+            await self.channel_layer.send(
+                event["channel"], {"type": "chat.tab.present", "channel": self.channel_name}
+            )
+
+    async def chat_tab_present(self, event: dict) -> None:
+        self.other_tabs.add(event["channel"])
+
+    async def chat_tab_closed(self, event: dict) -> None:
+        self.other_tabs.discard(event["channel"])
+
+    async def chat_turn_opened(self, event: dict) -> None:
+        await self.send_frame(event["html"])
+
+    async def chat_token(self, event: dict) -> None:
+        await self.send_frame(_token_frame(event["message_id"], event["text"]))
 
     async def chat_message_finished(self, event: dict) -> None:
         message = await database_sync_to_async(message_get)(message_id=event["message_id"])

@@ -363,3 +363,27 @@ async def test_an_idle_socket_on_the_redis_channel_layer_stays_open(redis_url, o
     frames = await until_finished(socket)
     await socket.disconnect()
     assert 'data-status="complete"' in frames[-1]
+
+
+async def test_a_second_tab_sees_the_reply_stream_and_can_stop_it(ollama):
+    ollama.reply = " ".join(f"word{i}" for i in range(200))
+    ollama.token_delay = 0.02
+    conversation = await make_conversation()
+    sender, watcher = await open_socket(conversation), await open_socket(conversation)
+    await asyncio.sleep(0.5)  # on Redis, the new tab's hello reaches the other socket
+    await sender.send_to(text_data=json.dumps({"message": "Tell me a long story"}))
+    seen = [await watcher.receive_from(timeout=30)]
+    assert 'hx-swap-oob="beforeend:#messages"' in seen[0]  # the turn opens in both tabs
+    while len([f for f in seen if TOKEN.fullmatch(f)]) < 3:
+        seen.append(await watcher.receive_from(timeout=30))
+
+    await watcher.send_to(text_data=json.dumps({"action": "stop"}))  # Stop in the other tab
+    seen += await until_finished(watcher)
+    sent = await until_finished(sender)
+    await sender.disconnect()
+    await watcher.disconnect()
+
+    _, reply = await rows(conversation)
+    assert reply.status == Message.Status.STOPPED
+    assert streamed_text(seen) == streamed_text(sent) == reply.content
+    assert 'data-status="stopped"' in seen[-1] and 'data-status="stopped"' in sent[-1]
