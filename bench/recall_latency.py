@@ -539,6 +539,7 @@ class ConsolidationRun:
     kept: int = 0
     superseded: int = 0
     setup: str = ""
+    parts_ms: dict[str, list[float]] = field(default_factory=dict)
 
 
 def consolidation_measure(n: int) -> ConsolidationRun:
@@ -576,6 +577,7 @@ def consolidation_measure(n: int) -> ConsolidationRun:
     run = ConsolidationRun(wall=watch.wall, others=watch.others)
     for i, ms in timings:
         run.by_outcome.setdefault(outcomes.get(i, "?"), []).append(ms)
+    run.parts_ms = consolidation_parts(messages)
     run.kept = Memory.objects.filter(user=user).count()
     run.superseded = Memory.objects.filter(user=user, superseded_by__isnull=False).count()
     run.setup = (
@@ -583,6 +585,56 @@ def consolidation_measure(n: int) -> ConsolidationRun:
         f"{'on, Ollama unreachable so by rule' if settings.PIPO_SUPERSEDE else 'off'}"
     )
     return run
+
+
+def consolidation_parts(messages: list[str]) -> dict[str, list[float]]:
+    """The stages of keeping a message, called one by one for a second fresh person.
+
+    Every message goes through all of them (as if kept), so each stage is timed on the
+    same 300 texts: classify, embed the key, the nearest-neighbour query, store (row, then
+    vector), and superseding (rule, since Ollama is unreachable).
+    """
+    from memory.embeddings import embed_texts
+    from memory.scoring import scorer
+    from memory.services import SUPERSEDE_CANDIDATES, _key_text, memory_create
+    from memory.superseding import memory_supersede
+    from memory.vectors import vectors_nearest
+
+    user, space = person_create("consolidate-parts")
+    said_at = NOW - timedelta(days=30)
+    parts: dict[str, list[float]] = {}
+
+    def add(name: str, ms: float) -> None:
+        parts.setdefault(name, []).append(ms)
+
+    for i, text in enumerate(messages, start=1):
+        said_at += timedelta(minutes=7)
+        ms_classify, score = timed(scorer().score, text)
+        key = _key_text(speaker="Maya", text=text, said_at=said_at, caption="", context="")
+        ms_embed, vectors = timed(embed_texts, [key])
+        vector = vectors[0].tolist()
+        ms_nearest, nearest = timed(
+            vectors_nearest, collection=space.collection, vector=vector, n=SUPERSEDE_CANDIDATES
+        )
+        ms_store, memory = timed(
+            memory_create,
+            user=user,
+            text=text,
+            said_at=said_at,
+            importance=score.importance,
+            kind=score.kind,
+            speaker="Maya",
+            source_message_id=10_000 + i,
+            vector=vectors[0],
+        )
+        ms_supersede, _ = timed(memory_supersede, memory=memory, vector=vector, nearest=nearest)
+        add("classify (importance scorer)", ms_classify)
+        add("embed the key (MiniLM)", ms_embed)
+        add("nearest-neighbour query (Chroma)", ms_nearest)
+        add("store: row, then vector upsert", ms_store)
+        add("classify + embed + query + store", ms_classify + ms_embed + ms_nearest + ms_store)
+        add("superseding (rule; Ollama unreachable)", ms_supersede)
+    return parts
 
 
 # ------------------------------------------------------------------ report
@@ -659,6 +711,14 @@ def report_consolidation(run: ConsolidationRun) -> None:
             f"  {name:12} {len(values):6} {pct(values, 0.5):8.1f} {pct(values, 0.95):8.1f} "
             f"{statistics.fmean(values):8.1f}"
         )
+    if run.parts_ms:
+        print("\n  Stages of keeping a message (called one by one, every message kept), ms")
+        print(f"  {'stage':42} {'p50':>7} {'p95':>7} {'mean':>7}")
+        for name, values in run.parts_ms.items():
+            print(
+                f"  {name:42} {pct(values, 0.5):7.1f} {pct(values, 0.95):7.1f} "
+                f"{statistics.fmean(values):7.1f}"
+            )
 
 
 # ------------------------------------------------------------------ main
