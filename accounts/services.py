@@ -2,18 +2,26 @@
 persona."""
 
 import logging
+import math
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.signals import user_login_failed
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.http import HttpRequest
+from django.utils import timezone
 
-from accounts.errors import AuthFailed, AuthServiceUnavailable
+from accounts.errors import AccessTokenInvalid, AuthFailed, AuthServiceUnavailable
 from accounts.models import Profile, User
 from accounts.supabase import (
     SupabaseSession,
@@ -26,6 +34,7 @@ from accounts.supabase import (
 from accounts.tokens import VerifiedClaims, access_token_verify
 from memory.services import memory_space_allocate
 from memory.vectors import VectorStoreUnavailable
+from pipo.text import text_unstorable_reason
 
 logger = logging.getLogger(__name__)
 
@@ -127,17 +136,69 @@ def account_sign_up(*, request: HttpRequest, email: str, password: str) -> SignU
     return SignUpOutcome(user=user)
 
 
-def account_sign_in(*, request: HttpRequest, email: str, password: str) -> User:
-    email = email.strip().lower()
-    if supabase_enabled():
-        user = _supabase_session_start(
-            request=request, session=supabase_sign_in(email=email, password=password)
+class SignInThrottled(AuthFailed):
+    """Too many failed sign-ins for this email from this address; `retry_at` says until when."""
+
+    def __init__(self, retry_at: datetime) -> None:
+        minutes = max(1, math.ceil((retry_at - timezone.now()).total_seconds() / 60))
+        local = timezone.localtime(retry_at)
+        super().__init__(
+            f"Too many failed sign-ins for this email. Please try again in {minutes} "
+            f"minute{'' if minutes == 1 else 's'}, at {local:%H:%M} ({local.tzname()})."
         )
-    else:
-        user = authenticate(request, username=email, password=password)
-        if user is None:
-            raise AuthFailed("Wrong email or password.")
-        login(request, user)
+        self.retry_at = retry_at
+
+
+def _sign_in_credentials(email: str) -> dict:
+    # django-axes names the login in credentials by the user model's USERNAME_FIELD.
+    return {User.USERNAME_FIELD: email}
+
+
+def sign_in_retry_at(*, request: HttpRequest, email: str) -> datetime | None:
+    """When this email may sign in again from this request's address; None if it may now."""
+    credentials = _sign_in_credentials(email)
+    if AxesProxyHandler.is_allowed(request, credentials):
+        return None
+    cool_off = get_cool_off(request)
+    last_failure = AccessAttempt.objects.filter(
+        username=email, ip_address=request.axes_ip_address
+    ).aggregate(last=Max("attempt_time"))["last"]
+    return (last_failure or timezone.now()) + cool_off
+
+
+def _sign_in_throttle_check(*, request: HttpRequest, email: str) -> None:
+    retry_at = sign_in_retry_at(request=request, email=email)
+    if retry_at is not None:
+        raise SignInThrottled(retry_at)
+
+
+def account_sign_in(*, request: HttpRequest, email: str, password: str) -> User:
+    """Sign in by email and password; raises AuthFailed (SignInThrottled after too many)."""
+    email = email.strip().lower()
+    # Checked before the password, so a locked-out pair learns nothing, even when right.
+    _sign_in_throttle_check(request=request, email=email)
+    try:
+        if supabase_enabled():
+            user = _supabase_session_start(
+                request=request, session=supabase_sign_in(email=email, password=password)
+            )
+        else:
+            # Through authenticate(): a refusal sends user_login_failed, which axes counts.
+            user = authenticate(request, username=email, password=password)
+            if user is None:
+                raise AuthFailed("Wrong email or password.")
+            login(request, user)
+    except (AuthServiceUnavailable, AccessTokenInvalid):
+        raise  # PIPO's or Supabase's trouble, not a wrong guess
+    except AuthFailed:
+        if supabase_enabled():
+            user_login_failed.send(
+                sender=__name__, credentials=_sign_in_credentials(email), request=request
+            )
+        _sign_in_throttle_check(request=request, email=email)  # this failure may be the last
+        raise
+    # A Supabase user's username is their sub, not the email axes counted under.
+    AxesProxyHandler.reset_attempts(ip_address=request.axes_ip_address, username=email)
     profile_ensure(user=user)
     return user
 
@@ -231,6 +292,11 @@ def _persona_errors(
             f"The instructions are {len(instructions):,} characters long; "
             f"the limit is {INSTRUCTIONS_MAX_LENGTH:,}."
         )
+    fields = {"assistant_name": assistant_name, "tone": tone, "instructions": instructions}
+    for name, text in [*fields.items(), *(("traits", trait) for trait in traits)]:
+        unstorable = text_unstorable_reason(text=text)
+        if unstorable and name not in errors:
+            errors[name] = f"This {unstorable}, which PIPO can't store. Remove it."
     return errors
 
 
@@ -238,7 +304,8 @@ def persona_update(
     *, user: User, assistant_name: str, tone: str, traits: list[str], instructions: str
 ) -> Profile:
     """Save the person's assistant persona; raises ValidationError (by field), saving nothing."""
-    assistant_name, tone = assistant_name.strip(), tone.strip()
+    # One line each: they are set into single lines of the system prompt.
+    assistant_name, tone = " ".join(assistant_name.split()), " ".join(tone.split())
     instructions = instructions.replace("\r\n", "\n").strip()
     unique: dict[str, str] = {}
     for trait in (" ".join(str(t).split()) for t in traits):

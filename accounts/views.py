@@ -9,8 +9,16 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.errors import AuthFailed, AuthServiceUnavailable
 from accounts.forms import PersonaForm, SignInForm, SignUpForm
+from accounts.models import User
 from accounts.selectors import persona_get, profile_get
-from accounts.services import account_sign_in, account_sign_out, account_sign_up, persona_update
+from accounts.services import (
+    SignInThrottled,
+    account_sign_in,
+    account_sign_out,
+    account_sign_up,
+    persona_update,
+    sign_in_retry_at,
+)
 from memory.selectors import portrait_get
 
 
@@ -46,11 +54,31 @@ def signin(request: HttpRequest) -> HttpResponse:
         except AuthServiceUnavailable as exc:
             form.add_error(None, exc.message)
             status = 503
+        except SignInThrottled as exc:
+            form.add_error(None, exc.message)
+            status = 429
         except AuthFailed as exc:
             form.add_error(exc.field, exc.message)
         else:
             return _go(request, _next_url(request))
     return _form_page(request, "accounts/signin.html", {"form": form}, status)
+
+
+def signin_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None
+) -> HttpResponse:
+    """django-axes' lockout answer (AXES_LOCKOUT_CALLABLE): the sign-in form already says
+    when to retry; any other login (the admin's) gets the same words as plain text."""
+    if original_response is not None and original_response.status_code == 429:
+        return original_response
+    username = (credentials or {}).get(User.USERNAME_FIELD) or ""
+    retry_at = sign_in_retry_at(request=request, email=username)
+    message = (
+        SignInThrottled(retry_at).message
+        if retry_at
+        else "Too many failed sign-ins. Please try again later."
+    )
+    return HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
 
 
 @login_not_required

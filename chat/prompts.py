@@ -53,17 +53,26 @@ def _instructions_block(instructions: str) -> list[str]:
     ]
 
 
+def _one_line(text: str) -> str:
+    # A persona field fills part of one line: a newline in it must not start a line of its own.
+    return " ".join(text.split())
+
+
 def system_prompt(*, persona: Persona, memories: Sequence[MemoryLine]) -> str:
+    assistant_name = _one_line(persona.assistant_name) or "PIPO"
+    tone = _one_line(persona.tone)
+    traits = [trait for trait in map(_one_line, persona.traits) if trait]
+    person_name = _one_line(persona.person_name)
     lines = [
-        f"You are {persona.assistant_name}, a personal assistant that remembers the person "
+        f"You are {assistant_name}, a personal assistant that remembers the person "
         "you talk with across conversations."
     ]
-    if persona.tone:
-        lines.append(f"Your tone: {persona.tone}.")
-    if persona.traits:
-        lines.append("Your manner: " + ", ".join(persona.traits) + ".")
-    if persona.person_name:
-        lines.append(f"You are talking with {persona.person_name}.")
+    if tone:
+        lines.append(f"Your tone: {tone}.")
+    if traits:
+        lines.append("Your manner: " + ", ".join(traits) + ".")
+    if person_name:
+        lines.append(f"You are talking with {person_name}.")
     lines.append("Answer helpfully and honestly; say so when you don't know.")
     if persona.instructions.strip():
         lines.extend(_instructions_block(persona.instructions))

@@ -125,10 +125,15 @@ def _clusters(memories: list[Memory], vectors: np.ndarray, threshold: float) -> 
     return clusters
 
 
+def _quoted(text: str) -> str:
+    # One line, no double quote inside: a statement can't close its quote and give orders.
+    return '"' + " ".join(text.split()).replace('"', "'") + '"'
+
+
 def _rewrite(members: list[Memory]) -> str:
     """The model's merged text; "" when it says the statements differ. Raises LLMError."""
     quoted = "\n".join(
-        f'{n}. "{m.text}" (said {m.said_at:%-d %b %Y})' for n, m in enumerate(members, 1)
+        f"{n}. {_quoted(m.text)} (said {m.said_at:%-d %b %Y})" for n, m in enumerate(members, 1)
     )
     answer = llm_json(system=SYSTEM, prompt=f"STATEMENTS:\n{quoted}")
     text = answer.get("text")
