@@ -115,9 +115,11 @@ def _message_text(data: dict) -> str:
     try:
         return message_text_check(text=content)
     except MessageRejected as exc:
-        if exc.message:  # only an over-long message has one
+        if not exc.message:  # a blank message
+            raise ApiError(400, "invalid_field", "'content' can't be empty.") from None
+        if len(content) > settings.PIPO_MAX_MESSAGE_CHARS:
             raise ApiError(413, "too_large", exc.message) from None
-        raise ApiError(400, "invalid_field", "'content' can't be empty.") from None
+        raise ApiError(400, "invalid_field", exc.message) from None
 
 
 @api_view(["POST"])

@@ -15,6 +15,7 @@ Frames in are the composer's JSON: `{"message": ..., "model": ...}`, `{"action":
 import asyncio
 import json
 import logging
+import re
 import time
 
 from channels.consumer import get_handler_name
@@ -38,12 +39,14 @@ from chat.services import (
 )
 from pipo.llm import LLMError, llm_chat_stream
 from pipo.logging import log_context, request_id_from
+from pipo.text import text_unstorable_reason
 
 logger = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_BIG = 1009
 MODEL_NAME_CHARS = 100
+MESSAGE_ID = re.compile(r"[0-9]{1,18}")
 
 
 def _group(conversation_id: int) -> str:
@@ -135,7 +138,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def _model(self, payload: dict) -> str:
         model = payload.get("model")
-        if isinstance(model, str) and 0 < len(model) <= MODEL_NAME_CHARS:
+        if (
+            isinstance(model, str)
+            and 0 < len(model) <= MODEL_NAME_CHARS
+            and not text_unstorable_reason(text=model)
+        ):
             return model
         return settings.OLLAMA_MODEL
 
@@ -156,7 +163,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 )
             else:
                 message_id = payload.get("message_id")
-                if not isinstance(message_id, int | str) or not str(message_id).isdigit():
+                # ASCII digits only, and few enough for a 64-bit column ("²".isdigit() is True).
+                if not MESSAGE_ID.fullmatch(str(message_id)):
                     raise MessageRejected("Retry needs the id of a reply.")
                 turn = await database_sync_to_async(chat_turn_retry)(
                     user=self.user, message_id=int(message_id), model=model

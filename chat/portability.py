@@ -13,7 +13,7 @@ summary's `messages`, a memory's `superseded_by`), never database ids of the imp
 import contextlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -39,6 +39,7 @@ from memory.services import (
     memory_import,
     portrait_restore,
 )
+from pipo.text import text_unstorable_reason
 
 EXPORT_FORMAT = "pipo-export"
 EXPORT_VERSION = 1
@@ -228,12 +229,15 @@ class _Checker:
         if not isinstance(value, str):
             self.problem(f"{path}.{key}", "must be text")
             return ""
+        unstorable = text_unstorable_reason(text=value)
         if required and not value.strip():
             self.problem(f"{path}.{key}", "can't be empty")
         elif len(value) > limit:
             self.problem(
                 f"{path}.{key}", f"must be at most {limit:,} characters (it has {len(value):,})"
             )
+        elif unstorable:
+            self.problem(f"{path}.{key}", f"{unstorable}, which PIPO can't store")
         return value
 
     def choice(self, record: dict, key: str, path: str, choices: list[str], default: str) -> str:
@@ -282,6 +286,10 @@ class _Checker:
         try:
             parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
         except ValueError:
+            parsed = None
+        try:  # a time that falls off the calendar once moved to UTC can't be stored
+            parsed = parsed.astimezone(UTC) if parsed and parsed.tzinfo else parsed
+        except OverflowError:
             parsed = None
         if parsed is None or parsed.tzinfo is None:
             self.problem(
@@ -374,7 +382,11 @@ def _check_persona(value, check: _Checker) -> dict | None:
     if len(traits) > TRAITS_MAX:
         check.problem("persona.traits", f"has {len(traits)} traits; the limit is {TRAITS_MAX}")
     for i, trait in enumerate(traits):
-        if not isinstance(trait, str) or len(trait) > TRAIT_MAX_LENGTH:
+        if (
+            not isinstance(trait, str)
+            or len(trait) > TRAIT_MAX_LENGTH
+            or text_unstorable_reason(text=trait)
+        ):
             check.problem(
                 f"persona.traits[{i}]", f"must be text of at most {TRAIT_MAX_LENGTH} characters"
             )

@@ -71,7 +71,8 @@ def memory_search(
     memories = Memory.objects.filter(user=user)
     if not history:
         memories = memories.filter(superseded_by__isnull=True, merged_into__isnull=True)
-    for word in query.split()[:12]:
+    # PostgreSQL can't compare with a NUL character; a search for one finds nothing anyway.
+    for word in query.replace("\x00", " ").split()[:12]:
         memories = memories.filter(text__icontains=word)
     if kind:
         memories = memories.filter(kind=kind)

@@ -20,6 +20,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.csrf import csrf_failure as django_csrf_failure
 
+from pipo.text import text_unstorable_reason
+
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
@@ -154,6 +156,9 @@ def field_text(data: dict, name: str, *, required: bool = False, default: str = 
         raise ApiError(400, "invalid_field", f"'{name}' must be a string.")
     if "\x00" in value:  # PostgreSQL can't store it
         raise ApiError(400, "invalid_field", f"'{name}' can't contain NUL characters.")
+    unstorable = text_unstorable_reason(text=value)  # a lone surrogate, from a \ud800 escape
+    if unstorable:
+        raise ApiError(400, "invalid_field", f"'{name}' {unstorable}, which PIPO can't store.")
     return value
 
 
