@@ -5,6 +5,7 @@ reply's row created as streaming, the prompt assembled) and ends (`chat_turn_fin
 the reply saved once, with its figures). The tokens in between never touch the database.
 """
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from accounts.models import User
 from accounts.selectors import profile_get
@@ -23,8 +24,11 @@ from chat.short_term import Turn, short_term_push, short_term_recent
 from chat.tasks import message_consolidate_enqueue
 from memory.selectors import portrait_get
 from memory.services import RecalledMemory, memory_recall
+from pipo.text import text_unstorable_reason
 
 TITLE_CHARS = 60
+
+logger = logging.getLogger(__name__)
 
 
 class MessageRejected(Exception):
@@ -67,6 +71,9 @@ def conversation_rename(*, conversation: Conversation, title: str) -> Conversati
     title = " ".join(title.split())
     if not title:
         raise MessageRejected("A title can't be empty.")
+    unstorable = text_unstorable_reason(text=title)
+    if unstorable:
+        raise MessageRejected(f"The title {unstorable}, which PIPO can't store. Remove it.")
     if len(title) > 120:
         raise MessageRejected(f"A title can have at most 120 characters (it has {len(title)}).")
     conversation.title = title
@@ -84,7 +91,9 @@ def _title_from(text: str) -> str:
 
 
 def message_text_check(*, text: object) -> str:
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise MessageRejected("A message must be text.")
+    if not text.strip():
         raise MessageRejected("")
     limit = settings.PIPO_MAX_MESSAGE_CHARS
     if len(text) > limit:
@@ -92,6 +101,9 @@ def message_text_check(*, text: object) -> str:
             f"Your message is {len(text):,} characters long; the limit is {limit:,}. "
             "Please shorten it or split it in parts."
         )
+    unstorable = text_unstorable_reason(text=text)
+    if unstorable:
+        raise MessageRejected(f"Your message {unstorable}, which PIPO can't store. Remove it.")
     return text.strip()
 
 
@@ -225,6 +237,23 @@ def chat_turn_retry(*, user: User, message_id: int, model: str) -> TurnStart:
     )
 
 
+def _retried_on_a_fresh_connection(write):
+    """Run `write`; if the database connection was dropped under it, once more on a new one.
+
+    A reply streams for seconds to minutes between `chat_turn_start` and its final save;
+    a PostgreSQL restart or an idle-connection reaper in between would otherwise leave the
+    reply `streaming` for ever. Only outside a transaction, where a retry can't half-apply.
+    """
+    try:
+        return write()
+    except (InterfaceError, OperationalError):
+        if connection.in_atomic_block:
+            raise
+        logger.warning("database connection lost while saving a reply; retrying once")
+        connection.close()
+        return write()
+
+
 def chat_turn_finish(
     *,
     message_id: int,
@@ -237,16 +266,21 @@ def chat_turn_finish(
     duration_ms: int | None = None,
 ) -> Message:
     """Save the reply once, at the end (complete), at Stop (stopped) or on failure (failed)."""
-    message = Message.objects.select_related("conversation").get(pk=message_id)
-    message.content = content
-    message.status = status
-    message.error = error
-    message.prompt_tokens = prompt_tokens
-    message.reply_tokens = reply_tokens
-    message.first_token_ms = first_token_ms
-    message.duration_ms = duration_ms
-    message.save()
-    message.conversation.save(update_fields=["updated_at"])
+
+    def write() -> Message:
+        message = Message.objects.select_related("conversation").get(pk=message_id)
+        message.content = content
+        message.status = status
+        message.error = error
+        message.prompt_tokens = prompt_tokens
+        message.reply_tokens = reply_tokens
+        message.first_token_ms = first_token_ms
+        message.duration_ms = duration_ms
+        message.save()
+        message.conversation.save(update_fields=["updated_at"])
+        return message
+
+    message = _retried_on_a_fresh_connection(write)
     if content and status in (Message.Status.COMPLETE, Message.Status.STOPPED):
         short_term_push(
             conversation_id=message.conversation_id, role=Message.Role.ASSISTANT, content=content

@@ -32,6 +32,7 @@ from memory.vectors import (
     vectors_nearest,
     vectors_upsert,
 )
+from pipo.text import text_unstorable_reason
 
 logger = logging.getLogger(__name__)
 
@@ -129,12 +130,43 @@ def memory_create(
     source_label: str = "",
     vector=None,
 ) -> Memory:
-    space = memory_space_for(user=user)
-    key = _key_text(speaker=speaker, text=text, said_at=said_at, caption=caption, context=context)
-    memory = Memory.objects.create(
+    memory = _memory_row_create(
         user=user,
         text=text,
-        key_text=key,
+        said_at=said_at,
+        importance=importance,
+        kind=kind,
+        speaker=speaker,
+        context=context,
+        caption=caption,
+        source_message_id=source_message_id,
+        source_label=source_label,
+    )
+    _memory_vector_write(memory=memory, vector=vector)
+    return memory
+
+
+def _memory_row_create(
+    *,
+    user: AbstractBaseUser,
+    text: str,
+    said_at: datetime,
+    importance: float,
+    kind: str,
+    speaker: str,
+    context: str,
+    caption: str,
+    source_message_id: int | None,
+    source_label: str,
+) -> Memory:
+    """The row alone, vector pending."""
+    memory_space_for(user=user)
+    return Memory.objects.create(
+        user=user,
+        text=text,
+        key_text=_key_text(
+            speaker=speaker, text=text, said_at=said_at, caption=caption, context=context
+        ),
         kind=kind,
         importance=importance,
         strength=_initial_strength(importance),
@@ -143,14 +175,17 @@ def memory_create(
         source_message_id=source_message_id,
         source_label=source_label,
     )
+
+
+def _memory_vector_write(*, memory: Memory, vector=None) -> None:
+    """Embed (unless given) and mirror one memory; on failure it stays pending."""
     if vector is None:
         try:
-            vector = embed_texts([key])[0]
+            vector = embed_texts([memory.key_text])[0]
         except EmbeddingsUnavailable as exc:
             logger.warning("memory %s left pending: %s", memory.pk, exc)
-            return memory
-    _vector_write(space=space, memories=[memory], vectors=[vector])
-    return memory
+            return
+    _vector_write(space=memory_space_for(user=memory.user), memories=[memory], vectors=[vector])
 
 
 def memory_reinforce(*, memory_ids: list[int], at: datetime | None = None) -> None:
@@ -239,22 +274,26 @@ def memory_consolidate(
 
     A near-duplicate of an existing memory (cosine over PIPO_MEMORY_DUPLICATE_SIMILARITY)
     reinforces that memory instead of adding one. With a source message id, running it
-    twice on one message changes nothing the second time.
+    twice on one message changes nothing the second time. Text that is blank, not text, or
+    that the database can't store (NUL, lone surrogates) is not remembered: None.
     """
+    if not isinstance(text, str) or not text.strip() or text_unstorable_reason(text=text):
+        return None
     if source_message_id is not None:
         done = Consolidation.objects.filter(user=user, source_message_id=source_message_id)
         if done.exists():
             return done.first().memory
     active = scorer()
     score = active.score(f"{text} {caption}".strip())
-    outcome, memory = Consolidation.Outcome.SKIPPED, None
-    if keep_all or score.importance >= active.keep_threshold:
+    keep = keep_all or score.importance >= active.keep_threshold
+    vector = None
+    nearest: list[tuple[int, float]] = []
+    twin = None
+    if keep:
         space = memory_space_for(user=user)
         key = _key_text(
             speaker=speaker, text=text, said_at=said_at, caption=caption, context=context
         )
-        vector = None
-        nearest: list[tuple[int, float]] = []
         try:
             vector = embed_texts([key])[0]
             # One query serves both the duplicate check and superseding's candidates.
@@ -263,38 +302,38 @@ def memory_consolidate(
             )
         except (EmbeddingsUnavailable, VectorStoreUnavailable) as exc:
             logger.warning("duplicate check skipped: %s", exc)
-        twin = None
         if nearest and nearest[0][1] >= settings.PIPO_MEMORY_DUPLICATE_SIMILARITY:
             twin = Memory.objects.filter(user=user, pk=nearest[0][0]).first()
             # A merged memory's vector can linger while Chroma is down: its survivor.
             while twin is not None and twin.merged_into_id is not None:
                 twin = twin.merged_into
-        if twin is not None:
-            memory_reinforce(memory_ids=[twin.pk], at=said_at)
-            Memory.objects.filter(pk=twin.pk, importance__lt=score.importance).update(
-                importance=score.importance
-            )
-            outcome, memory = Consolidation.Outcome.REINFORCED, twin
-        else:
-            memory = memory_create(
-                user=user,
-                text=text,
-                said_at=said_at,
-                importance=score.importance,
-                kind=score.kind,
-                speaker=speaker,
-                context=context,
-                caption=caption,
-                source_message_id=source_message_id,
-                source_label=source_label,
-                vector=vector,
-            )
-            outcome = Consolidation.Outcome.KEPT
-            if supersede and vector is not None and settings.PIPO_SUPERSEDE:
-                memory_supersede(memory=memory, vector=vector.tolist(), nearest=nearest)
-    if source_message_id is not None:
-        try:
-            with transaction.atomic():
+    outcome, memory = Consolidation.Outcome.SKIPPED, None
+    try:
+        # The memory and the record that its message was consolidated commit together: a
+        # worker killed in between, or racing another on the same message, can't leave a
+        # memory that the rerun (task retry, sweep) would add again or reinforce as a twin.
+        with transaction.atomic():
+            if twin is not None:
+                memory_reinforce(memory_ids=[twin.pk], at=said_at)
+                Memory.objects.filter(pk=twin.pk, importance__lt=score.importance).update(
+                    importance=score.importance
+                )
+                outcome, memory = Consolidation.Outcome.REINFORCED, twin
+            elif keep:
+                memory = _memory_row_create(
+                    user=user,
+                    text=text,
+                    said_at=said_at,
+                    importance=score.importance,
+                    kind=score.kind,
+                    speaker=speaker,
+                    context=context,
+                    caption=caption,
+                    source_message_id=source_message_id,
+                    source_label=source_label,
+                )
+                outcome = Consolidation.Outcome.KEPT
+            if source_message_id is not None:
                 Consolidation.objects.create(
                     user=user,
                     source_message_id=source_message_id,
@@ -302,8 +341,15 @@ def memory_consolidate(
                     outcome=outcome,
                     importance=score.importance,
                 )
-        except IntegrityError:  # another worker finished the same message first
-            pass
+    except IntegrityError:  # another worker finished the same message first
+        winner = Consolidation.objects.filter(user=user, source_message_id=source_message_id)
+        if not winner.exists():
+            raise
+        return winner.first().memory
+    if outcome == Consolidation.Outcome.KEPT:
+        _memory_vector_write(memory=memory, vector=vector)
+        if settings.PIPO_SUPERSEDE and supersede and vector is not None:
+            memory_supersede(memory=memory, vector=vector.tolist(), nearest=nearest)
     return memory
 
 
@@ -320,10 +366,12 @@ def memory_recall(
     Dense candidates come from the person's Chroma collection, lexical ones from their
     BM25 index; the two are fused, then importance and retention R = exp(-t/S) add a
     little. What is returned is reinforced. With Chroma or the embedder down, recall
-    goes on lexically and logs why.
+    goes on lexically and logs why. A query that is not text, or is blank, recalls nothing.
     """
-    if not query or not query.strip() or k <= 0:
+    if not isinstance(query, str) or not query.strip() or k <= 0:
         return []
+    # A lone surrogate (from JSON) would stop the tokenizer; the rest of the query still counts.
+    query = query.encode("utf-8", "ignore").decode("utf-8")
     now = now or timezone.now()
     candidates = settings.PIPO_RECALL_CANDIDATES
     dense: list[tuple[int, float]] = []
@@ -437,12 +485,15 @@ def memory_text_update(*, user: AbstractBaseUser, memory_id: int, text: str) -> 
     """Rewrite one of the person's memories and re-embed it: the row first, the vector after.
 
     Raises Memory.DoesNotExist for an id that is not the person's, MemoryTextRejected for
-    empty text or text over MEMORY_TEXT_MAX_CHARS. If the embedder or Chroma is down the
-    row is saved anyway and left `pending` (the resync task writes the vector later);
-    callers can tell from `vector_status`.
+    empty or unstorable text, or text over MEMORY_TEXT_MAX_CHARS. If the embedder or Chroma
+    is down the row is saved anyway and left `pending` (the resync task writes the vector
+    later); callers can tell from `vector_status`.
     """
     if not isinstance(text, str) or not text.strip():
         raise MemoryTextRejected("A memory can't be empty. Write what PIPO should remember.")
+    unstorable = text_unstorable_reason(text=text)
+    if unstorable:
+        raise MemoryTextRejected(f"This text {unstorable}, which PIPO can't store. Remove it.")
     text = text.strip()
     if len(text) > MEMORY_TEXT_MAX_CHARS:
         raise MemoryTextRejected(

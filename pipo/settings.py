@@ -6,6 +6,7 @@ needs nothing but `make run`. See `.env.example` for every variable.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "memory",
     "accounts",
     "chat",
+    "axes",  # sign-in throttling (accounts.services.account_sign_in)
 ]
 
 MIDDLEWARE = [
@@ -91,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pipo.urls"
@@ -135,25 +138,50 @@ REDIS_URL = env("REDIS_URL", default="")
 # Every reply token goes through the conversation's group; a group send to a socket that
 # is this many messages behind is dropped without a word, so leave room for a few replies.
 CHANNEL_CAPACITY = env.int("PIPO_CHANNEL_CAPACITY", default=1000)
-if REDIS_URL:
-    CHANNEL_LAYERS = {
+
+
+def redis_layers_and_caches(url: str, capacity: int) -> tuple[dict, dict]:
+    """CHANNEL_LAYERS and CACHES on the Redis at `url`."""
+    from redis import ConnectionError as RedisConnectionError
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    # A Redis restart leaves every pooled connection dead, and redis-py retries nothing by
+    # default: each socket's waiting BZPOPMIN and the next rate-limit count failed, which
+    # closed every chat socket with 1011. Reconnect and retry for about 3 s instead.
+    backoff = ExponentialBackoff(cap=1.0, base=0.05)
+    layers = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # channels-redis waits on BZPOPMIN for 5 s; redis-py 8 gives up reading after
             # 5 s by default, which closed every idle chat socket with 1011. Read longer.
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
-                "capacity": CHANNEL_CAPACITY,
+                "hosts": [
+                    {
+                        "address": url,
+                        "socket_timeout": 30,
+                        "retry": AsyncRetry(backoff, 6),
+                        "retry_on_error": [RedisConnectionError],
+                    }
+                ],
+                "capacity": capacity,
             },
         }
     }
-    CACHES = {
+    caches = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": url,
             "KEY_PREFIX": "pipo",
+            "OPTIONS": {"retry": Retry(backoff, 6), "retry_on_error": [RedisConnectionError]},
         }
     }
+    return layers, caches
+
+
+if REDIS_URL:
+    CHANNEL_LAYERS, CACHES = redis_layers_and_caches(REDIS_URL, CHANNEL_CAPACITY)
 else:
     CHANNEL_LAYERS = {
         "default": {
@@ -340,6 +368,27 @@ if _proxy_ssl_header:
         "HTTP_" + _header_name.strip().upper().replace("-", "_"),
         _header_value.strip(),
     )
+# Repeated failed sign-ins are throttled by django-axes, per email and IP address together:
+# after PIPO_SIGNIN_FAILURE_LIMIT failures, each within PIPO_SIGNIN_LOCKOUT_MINUTES of the
+# last, that pair is refused until that many minutes have passed; a success resets it.
+# AxesStandaloneBackend guards every authenticate() (the admin's login too).
+PIPO_SIGNIN_FAILURE_LIMIT = env.int("PIPO_SIGNIN_FAILURE_LIMIT", default=5)
+PIPO_SIGNIN_LOCKOUT_MINUTES = env.int("PIPO_SIGNIN_LOCKOUT_MINUTES", default=15)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = PIPO_SIGNIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=PIPO_SIGNIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Refused attempts during a lockout don't extend it, so the retry time PIPO shows holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.views.signin_locked_out"
+# Successful sign-ins are not logged (IP and browser of every visit, kept forever).
+AXES_DISABLE_ACCESS_LOG = True
+
 # A refused CSRF check under /api/ answers JSON like the rest of the API.
 CSRF_FAILURE_VIEW = "pipo.api.csrf_failure"
 
