@@ -36,6 +36,7 @@ from chat.services import (
     chat_turn_retry,
     chat_turn_start,
     message_rate_check,
+    message_text_check,
 )
 from pipo.llm import LLMError, llm_chat_stream
 from pipo.logging import log_context, request_id_from
@@ -152,6 +153,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         model = self._model(payload)
         try:
+            if action == "send":
+                # A blank or refused message is answered without using up the allowance.
+                message_text_check(text=payload.get("message"))
             # Over the per-minute limit this raises MessageRejected with the wait in words.
             await database_sync_to_async(message_rate_check)(user=self.user)
             if action == "send":

@@ -73,3 +73,34 @@ async def test_websocket_over_the_limit_gets_an_error_frame_and_no_row(settings,
         lambda: list(Message.objects.order_by("pk").values_list("content", flat=True))
     )()
     assert contents == ["one", "fine"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_refused_frames_do_not_use_up_the_allowance(settings, ollama):
+    settings.PIPO_MESSAGE_RATE_LIMIT = 1
+    ollama.reply = "fine"
+    conversation = await database_sync_to_async(
+        lambda: Conversation.objects.create(user=User.objects.create(username="ada"))
+    )()
+    communicator = WebsocketCommunicator(
+        URLRouter(websocket_urlpatterns), f"/ws/chat/{conversation.pk}/"
+    )
+    communicator.scope["user"] = await database_sync_to_async(lambda: conversation.user)()
+    assert (await communicator.connect())[0]
+
+    too_long = "x" * (settings.PIPO_MAX_MESSAGE_CHARS + 1)
+    await communicator.send_to(text_data=json.dumps({"message": too_long}))
+    refused = await communicator.receive_from(timeout=30)
+    assert "the limit is" in refused
+    await communicator.send_to(text_data=json.dumps({"message": "   "}))  # blank: ignored
+    await communicator.send_to(text_data=json.dumps({"message": "one"}))
+    while True:  # the only allowed message of the minute still goes through
+        frame = await communicator.receive_from(timeout=30)
+        assert "faster than PIPO allows" not in frame
+        if 'hx-swap-oob="true"' in frame and 'data-status="streaming"' not in frame:
+            break
+    await communicator.disconnect()
+    contents = await database_sync_to_async(
+        lambda: list(Message.objects.order_by("pk").values_list("content", flat=True))
+    )()
+    assert contents == ["one", "fine"]
