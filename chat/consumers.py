@@ -13,10 +13,10 @@ Frames in are the composer's JSON: `{"message": ..., "model": ...}`, `{"action":
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
-import time
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -27,18 +27,16 @@ from django.core.exceptions import PermissionDenied
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
-from chat.models import Message
 from chat.selectors import conversation_get, message_get
 from chat.services import (
     MessageRejected,
     TurnStart,
-    chat_turn_finish,
     chat_turn_retry,
     chat_turn_start,
     message_rate_check,
     message_text_check,
 )
-from pipo.llm import LLMError, llm_chat_stream
+from chat.streaming import ReplyToken, reply_stream
 from pipo.logging import log_context, request_id_from
 from pipo.text import text_unstorable_reason
 
@@ -203,46 +201,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def generate(self, turn: TurnStart) -> None:
         message = turn.assistant_message
-        parts: list[str] = []
-        status, error = Message.Status.FAILED, ""
-        figures: dict = {}
-        started = time.monotonic()
-        stream = llm_chat_stream(model=message.model, messages=turn.prompt)
         try:
-            async for chunk in stream:
-                if chunk.text:
-                    if not parts:
-                        figures["first_token_ms"] = int((time.monotonic() - started) * 1000)
-                    parts.append(chunk.text)
-                    await self.to_every_tab(
-                        {"type": "chat.token", "message_id": message.pk, "text": chunk.text}
-                    )
-                if chunk.done:
-                    figures["prompt_tokens"] = chunk.prompt_tokens
-                    figures["reply_tokens"] = chunk.reply_tokens
-                    status = Message.Status.COMPLETE
+            # aclosing: a Stop that lands while a token is being sent still closes the
+            # stream at once, which saves the partial reply as stopped.
+            async with contextlib.aclosing(reply_stream(turn=turn)) as replies:
+                async for item in replies:
+                    if isinstance(item, ReplyToken):
+                        await self.to_every_tab(
+                            {"type": "chat.token", "message_id": message.pk, "text": item.text}
+                        )
         except asyncio.CancelledError:
-            status = Message.Status.STOPPED
-        except LLMError as exc:
-            error = str(exc)
-        except Exception:
-            logger.exception("reply %s failed", message.pk)
-            error = "Something went wrong while PIPO was answering. Please retry."
-        finally:
-            await stream.aclose()
-        figures["duration_ms"] = int((time.monotonic() - started) * 1000)
-        logger.info(
-            "reply %s %s in %s ms (%s tokens)",
-            message.pk,
-            status,
-            figures["duration_ms"],
-            figures.get("reply_tokens"),
-        )
-        if status == Message.Status.STOPPED:
-            figures["reply_tokens"] = len(parts) or None
-        await database_sync_to_async(chat_turn_finish)(
-            message_id=message.pk, content="".join(parts), status=status, error=error, **figures
-        )
+            pass  # Stop: reply_stream saved what was written as stopped
         await self.channel_layer.group_send(
             _group(self.conversation_id),
             {"type": "chat.message.finished", "message_id": message.pk},

@@ -1,7 +1,7 @@
 """One reply streamed from Ollama and saved, for callers that hand tokens on as they come.
 
-The JSON API's NDJSON stream uses it; the websocket consumer runs the same steps with
-htmx frames. Between `chat_turn_start` and `chat_turn_finish` no token touches the database.
+The JSON API's NDJSON stream and the websocket consumer both use it. Between
+`chat_turn_start` and `chat_turn_finish` no token touches the database.
 """
 
 import asyncio
@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from chat.models import Message
 from chat.services import TurnStart, chat_turn_finish
@@ -29,6 +29,10 @@ class ReplyEnd:
     """The saved reply: complete, or failed with `message.error` saying why."""
 
     message: Message
+
+
+def _logged(message: Message, status: str, duration_ms: int, tokens: int | None) -> None:
+    logger.info("reply %s %s in %s ms (%s tokens)", message.pk, status, duration_ms, tokens)
 
 
 async def reply_stream(*, turn: TurnStart) -> AsyncIterator[ReplyToken | ReplyEnd]:
@@ -56,13 +60,15 @@ async def reply_stream(*, turn: TurnStart) -> AsyncIterator[ReplyToken | ReplyEn
                 status = Message.Status.COMPLETE
     except (asyncio.CancelledError, GeneratorExit):
         await stream.aclose()
-        await sync_to_async(chat_turn_finish)(
+        duration_ms = int((time.monotonic() - started) * 1000)
+        _logged(message, Message.Status.STOPPED, duration_ms, len(parts) or None)
+        await database_sync_to_async(chat_turn_finish)(
             message_id=message.pk,
             content="".join(parts),
             status=Message.Status.STOPPED,
             reply_tokens=len(parts) or None,
             first_token_ms=figures.get("first_token_ms"),
-            duration_ms=int((time.monotonic() - started) * 1000),
+            duration_ms=duration_ms,
         )
         raise
     except LLMError as exc:
@@ -72,7 +78,8 @@ async def reply_stream(*, turn: TurnStart) -> AsyncIterator[ReplyToken | ReplyEn
         error = "Something went wrong while PIPO was answering. Please retry."
     await stream.aclose()
     figures["duration_ms"] = int((time.monotonic() - started) * 1000)
-    saved = await sync_to_async(chat_turn_finish)(
+    _logged(message, status, figures["duration_ms"], figures.get("reply_tokens"))
+    saved = await database_sync_to_async(chat_turn_finish)(
         message_id=message.pk, content="".join(parts), status=status, error=error, **figures
     )
     yield ReplyEnd(saved)

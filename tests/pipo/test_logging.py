@@ -165,7 +165,7 @@ async def test_a_chat_turn_logs_its_ids_and_none_of_its_text(ollama, json_log):
     assert recalled and SECRET in recalled[0].text  # and recalled
     lines = json_log()
     (reply_line,) = [r for r in lines if r["message"].startswith(f"reply {messages[1].pk} ")]
-    assert reply_line["logger"] == "chat.consumers"
+    assert reply_line["logger"] == "chat.streaming"  # the loop the socket and the API share
     assert (reply_line["request_id"], reply_line["conversation_id"]) == (
         "ws-77",
         str(conversation.pk),
