@@ -90,6 +90,9 @@ def pipo_env(var_dir: Path, ollama_url: str, redis_url: str | None) -> dict[str,
         PIPO_VAR_DIR=str(var_dir),
         OLLAMA_HOST=ollama_url,
         DJANGO_SETTINGS_MODULE="pipo.settings",
+        # The single chat sends --repeat turns within a minute: the per-person rate limit
+        # (30 a minute) would refuse some, and it is not what this measures.
+        PIPO_MESSAGE_RATE_LIMIT="0",
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
