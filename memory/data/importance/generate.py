@@ -2214,6 +2214,395 @@ def generate_extra(
     return rows
 
 
+# ----- replies in context --------------------------------------------------------------
+# A reply often leaves its subject to the message it answers: "Nurse, at St Mary's" is a
+# job only after "What do you do?", and "yes please" is nothing after "Shall I shorten
+# it?". These rows carry that message as "context" ("assistant: ..." or "Name: ..."), in
+# train and in their own held-out test file (test_context.jsonl); valid and test are
+# unchanged. Importance is what the reply itself adds, read with its context: a thank-you
+# for a fact the other side already knew adds nothing.
+
+CONTEXT_FAMILIES: list[Family] = []
+TRAIN_CONTEXT = 1200
+TEST_CONTEXT = 240
+INSTRUMENTS = ["guitar", "piano", "violin", "drums", "cello", "ukulele", "flute", "bass"]
+
+
+def context_family(name: str, keep: bool, weight: float = 1.0):
+    def deco(fn: Callable[[Ctx], Result]) -> Callable[[Ctx], Result]:
+        CONTEXT_FAMILIES.append(Family(name, keep, weight, False, fn))
+        return fn
+
+    return deco
+
+
+def _who(c: Ctx) -> str:
+    return "assistant" if c.chance(0.55) else c.name()
+
+
+def _exchange(c: Ctx, pairs: list[tuple[list[str], list[str]]]) -> tuple[str, str]:
+    """One (question, answer) from a topic's templates, filled from one set of slots."""
+    questions, answers = c.rng.choice(pairs)
+    s = c.slots() | {"instrument": c.pick(INSTRUMENTS)}
+    return c.tpl(questions).format(**s), c.tpl(answers).format(**s)
+
+
+@context_family("answer_about_self", True, 2.2)
+def _answer_about_self(c: Ctx) -> Result:
+    pairs = [
+        (["What do you do for work?", "So what's your job these days?", "What do you do?",
+          "Are you still working at the same place?"],
+         ["{job}, at {wp}", "I'm a {job}", "still a {job}, at {wp} now", "Mostly {job} stuff",
+          "{job}. Been doing it since {year}", "Nurse on the night shift, three years now"]),
+        (["Where do you live now?", "Where are you based these days?", "Where did you move?",
+          "Where are you from originally?"],
+         ["{city}", "In {city}, since {year}", "{city}, right by the river",
+          "Moved to {city} last month", "Originally {country}, now {city}"]),
+        (["Any allergies I should know about?", "Is there anything you can't eat?",
+          "Do you have any dietary restrictions?"],
+         ["{a}", "yes, {a}. pretty bad", "Just {a}", "{a}, I carry an epipen",
+          "no meat, I've been vegetarian since {year}"]),
+        (["Do you have any pets?", "Who's the furball in the photo?", "Is that your dog?"],
+         ["A {pet} named {pn}", "Yep, {pn}! Got him in {year}", "that's {pn}, my {pet}",
+          "two cats, {pn} and Miso"]),
+        (["When's your {rel}'s birthday?", "When is {n}'s birthday again?"],
+         ["{date}", "It's on {date}", "the {date}, I always forget", "{date}, turning {age}"]),
+        (["What are you studying?", "What did you end up studying?", "What's your degree in?"],
+         ["{subject} at {uni}", "{subject}", "Doing a masters in {subject}",
+          "{subject}, second year"]),
+        (["What instrument do you play?", "Do you play anything?", "What do you do to relax?"],
+         ["The {instrument}, since I was a kid", "{instrument} mostly",
+          "{hobby} and the {instrument}", "I play {instrument} in a small band"]),
+        (["What did you research?", "What have you been looking into?",
+          "What are you working on these days?"],
+         ["Adoption agencies. It's been a dream to have a family", "Courses in {subject}",
+          "Flats in {city}, we want to move in {month}", "My {project}, due {soon}"]),
+        (["Who's {n}?", "Is {n} your friend from work?", "How do you know {n}?"],
+         ["my {rel}", "{rel}. We've been close since {year}", "My {rel}, lives in {city}",
+          "we met at {uni}, best friends since"]),
+        (["Where are you going on holiday?", "Any trips coming up?", "What are your summer plans?"],
+         ["{dest} in {month}", "Camping with the kids in {month}", "{dest}, flying out {soon}",
+          "Visiting my {rel} in {city} in {season}"]),
+        (["How old are your kids?", "How many kids do you have?"],
+         ["{kid_age} and {k}", "Three: {kid_age}, 9 and 12", "just one, she's {kid_age}"]),
+        (["What's your favourite food?", "What kind of music do you like?",
+          "What are you into lately?"],
+         ["{food}, easily", "{music}, always", "{hobby}. Every weekend", "{media}, I love it"]),
+        (["When is the appointment?", "When do you see the doctor?", "When's the interview?"],
+         ["{soon} at {time}", "{date}, {time}", "{soon}, with Dr {m}"]),
+        (["Did you get the job?", "How did the interview go?", "Any news about the new role?"],
+         ["Yes! I start at {wp} {soon}", "I got it, starting {soon} as a {job}",
+          "didn't get it, staying at {wp} for now"]),
+        (["Are you still seeing {n}?", "How's {n}?", "Are you and {n} still together?"],
+         ["We broke up in {month}", "Yes, we're engaged now!", "we moved in together in {month}",
+          "we got married in {year}"]),
+        (["¿Dónde vives ahora?", "¿Dónde vivís ahora?"], ["En {city}, desde {year}", "en {city}"]),
+        (["¿A qué te dedicas?", "¿En qué trabajas?"], ["Soy {job}", "{job}, desde {year}"]),
+        (["Tu habites où maintenant ?", "Tu vis où ?"], ["À {city}, depuis {year}", "à {city}"]),
+        (["Wo wohnst du jetzt?", "Wo lebst du?"], ["In {city}, seit {year}", "in {city}"]),
+        (["Hast du Allergien?", "Verträgst du alles?"], ["Ja, gegen {a}", "ja, {a}"]),
+    ]  # fmt: skip
+    question, answer = _exchange(c, pairs)
+    return f"{_who(c)}: {question}", answer, 0.62, 0.92, c.rng.choice(["fact", "fact", "event"])
+
+
+@context_family("confirm_about_self", True, 1.3)
+def _confirm_about_self(c: Ctx) -> Result:
+    pairs = [
+        (["Wait, you moved to {city}?", "So you live in {city} now?"],
+         ["Yep, last month!", "yes, since {month}", "Yeah, finally. Loving it so far"]),
+        (["Are you still vegetarian?", "So you're off gluten now?"],
+         ["yes, since {year}", "Still am, going strong", "no, I eat fish again now"]),
+        (["Is {n} your {rel}?", "{n} is your {rel}, right?"],
+         ["Yes, my {rel}", "yep, my older {rel}", "no, my cousin actually"]),
+        (["You're a {job}, right?", "Didn't you say you work at {wp}?"],
+         ["yes, for {k} years now", "Not anymore, I switched to {job2}", "Right, since {year}"]),
+        (["Did you end up adopting the {pet}?", "Did you get the {pet} in the end?"],
+         ["Yes! We named him {pn}", "we did, {pn} is a menace", "Yep, she's called {pn}"]),
+        (["Wasn't the wedding in {month}?", "Is the trip still on for {month}?"],
+         ["No, we moved it to {month2}", "yes, {date} still", "pushed to {season}, sadly"]),
+        (["So you're allergic to {a}?", "You can't have {a}, right?"],
+         ["Yes, badly. Even traces", "yep, since I was a kid", "right, I carry an epipen"]),
+    ]  # fmt: skip
+    questions, answers = c.rng.choice(pairs)
+    s = c.slots() | {"job2": c.pick(JOBS), "month2": c.pick(MONTHS)}
+    question, answer = c.tpl(questions).format(**s), c.tpl(answers).format(**s)
+    return f"{_who(c)}: {question}", answer, 0.58, 0.88, c.rng.choice(["fact", "event"])
+
+
+@context_family("correct_the_other", True, 0.8)
+def _correct_the_other(c: Ctx) -> Result:
+    pairs = [
+        (["Noted: your appointment is {soon}.", "So the dentist is {soon}?"],
+         ["no, it's {date}", "{date} actually", "no, moved to {date}"]),
+        (["Got it, your {rel} {n} lives in {city}.", "{n} is in {city}, right?"],
+         ["not {city}, {city2}", "she moved to {city2} in {month}", "{city2} now"]),
+        (["Okay, so the trip to {dest} is in {month}.", "The trip is in {month}, right?"],
+         ["{month2}, not {month}", "no, we pushed it to {month2}"]),
+        (["I'll remember you work at {wp}.", "How's work at {wp}?"],
+         ["actually I left {wp} last month", "I'm at a new place now, I quit in {month}"]),
+    ]  # fmt: skip
+    questions, answers = c.rng.choice(pairs)
+    s = c.slots() | {"month2": c.pick(MONTHS)}
+    question, answer = c.tpl(questions).format(**s), c.tpl(answers).format(**s)
+    return f"assistant: {question}", answer, 0.7, 0.92, "fact"
+
+
+@context_family("answer_to_offer", False, 1.8)
+def _answer_to_offer(c: Ctx) -> Result:
+    pairs = [
+        (["Want me to make it shorter?", "Should I add more examples?",
+          "Do you want the recipe in metric?", "Shall I turn this into a table?",
+          "Would you like a summary too?", "Should I keep going?"],
+         ["yes please", "sure", "no, that's fine", "yeah, do it", "nah", "yes, shorter",
+          "please do", "no thanks", "ok", "go on", "sí, por favor", "oui merci"]),
+        (["Formal or casual?", "PDF or Word?", "Which title do you like better, A or B?",
+          "Bullet points or a paragraph?", "Do you want it in English or {lang}?"],
+         ["casual", "PDF", "the second one", "bullets", "English is fine", "B I think",
+          "whatever works", "paragraph"]),
+        (["How many words should it be?", "How long should the workout be?",
+          "What tone should the email have?"],
+         ["about 200", "30 minutes", "friendly but firm", "short", "{k} paragraphs"]),
+        (["Did that answer your question?", "Does this work for you?", "Is that what you meant?"],
+         ["yes, thanks", "kind of", "perfect", "not really, try again", "yep", "almost"]),
+    ]  # fmt: skip
+    question, answer = _exchange(c, pairs)
+    return f"assistant: {question}", answer, 0.02, 0.15, "other"
+
+
+@context_family("reaction", False, 2.0)
+def _reaction(c: Ctx) -> Result:
+    said = c.tpl([
+        "Octopuses have three hearts.", "Here's a recipe for {food}: ...",
+        "The Eiffel Tower grows about 15 cm in summer.", "Here are five ideas for the weekend.",
+        "I just finished a painting of a lake at sunrise!", "We went to {dest} last week!",
+        "My {rel} got a new {pet}!", "I ran a 10k on Saturday.",
+        "Here's your email, ready to send.",
+        "Done! I fixed the bug in your regex.", "I've been learning the {instrument}.",
+        "Congrats on the new job at {wp}!", "Happy birthday!", "Good luck with the interview!",
+    ]).format(**(c.slots() | {"instrument": c.pick(INSTRUMENTS)}))  # fmt: skip
+    answer = c.tpl([
+        "wow, cool", "haha nice", "thanks, that helps", "interesting!", "makes sense",
+        "Wow, that's beautiful! Love the colors.", "That's awesome, so proud of you!",
+        "omg amazing", "Yeah, awesome! Glad to hear it.", "thank you!!", "lol", "no way!",
+        "That sounds like so much fun!", "You're doing great, keep it up!", "love that",
+        "Thanks so much, that means a lot!", "ahh thank you", "great, thanks",
+        "que bien!", "super, merci", "toll!",
+    ])  # fmt: skip
+    return f"{_who(c)}: {said}", answer, 0.03, 0.3, "other"
+
+
+@context_family("follow_up_question", False, 1.2)
+def _follow_up_question(c: Ctx) -> Result:
+    said = c.tpl([
+        "I went to a support group yesterday.", "We're thinking about going camping.",
+        "I started {hobby} last month.", "My {rel} is visiting next week.",
+        "Here's a list of places to visit in {city}.", "You could try {hobby}.",
+    ]).format(**c.slots())  # fmt: skip
+    answer = c.tpl([
+        "What made you choose that?", "how was it?", "what do you mean?", "Why?",
+        "Which one would you pick?", "How long does it take?", "Where is that?",
+        "can you say more?", "What happened?", "Did you enjoy it?",
+    ])  # fmt: skip
+    return f"{_who(c)}: {said}", answer, 0.02, 0.2, "other"
+
+
+@context_family("fact_with_idle_context", True, 1.0)
+def _fact_with_idle_context(c: Ctx) -> Result:
+    said = c.tpl([
+        "How was your weekend?", "What's new?", "Anything else I can help with?",
+        "Hey! Long time no see.", "How are you doing today?", "Good morning!",
+    ])  # fmt: skip
+    answer = c.fill([
+        "Great! My {rel} {n} got engaged", "Busy, I start at {wp} {soon}",
+        "Yes: remind me I'm allergic to {a} when I ask for recipes",
+        "Not bad. We adopted a {pet} called {pn}", "Tired, the baby is due in {month}",
+        "Good! Moved to {city} finally",
+    ])  # fmt: skip
+    return f"{_who(c)}: {said}", answer, 0.65, 0.95, c.rng.choice(["event", "fact"])
+
+
+@context_family("idle_with_fact_context", False, 1.0)
+def _idle_with_fact_context(c: Ctx) -> Result:
+    said = c.fill([
+        "I'll remember that your {rel} {n} lives in {city}.", "Noted: you're allergic to {a}.",
+        "Congrats on moving to {city}!", "So your interview at {wp} is {soon}, good luck!",
+        "I know you love {food}, so here's a recipe.",
+    ])  # fmt: skip
+    answer = c.tpl([
+        "thanks!", "ok", "cool, thanks", "yep", "sounds good", "great", "perfect, thank you",
+        "haha yes", "ok bye", "merci", "gracias!",
+    ])  # fmt: skip
+    return f"assistant: {said}", answer, 0.02, 0.2, "other"
+
+
+REPLY_OPENERS = [
+    "Wow, that's great!",
+    "Thanks, {addressee}!",
+    "Aww, thank you!",
+    "That's awesome, {addressee}!",
+    "Haha, love it.",
+    "Congrats!",
+    "Thanks so much, your support means a lot.",
+    "Oh nice!",
+    "Hey {addressee}! Long time no talk!",
+    "That sounds amazing.",
+    "Totally agree.",
+    "Thanks! It was tough, but I'm ok.",
+    "So cool!",
+    "Ahh, that's lovely.",
+    "Oh wow.",
+]
+NEWS = [
+    "Yesterday I took the kids to the {place}, they loved it.",
+    "We went {hobby} last weekend and it was so much fun.",
+    "I started {hobby} in {month}, it really helps me relax.",
+    "My {rel} and I are going to {dest} in {month}.",
+    "I finally finished my {project}.",
+    "I got a new {pet}, her name is {pn}!",
+    "I went hiking last week and twisted my ankle pretty badly.",
+    "I gave a talk at {wp} on Friday about my own journey.",
+    "I've been volunteering at the shelter every Saturday.",
+    "My {rel} {n} just moved to {city}.",
+    "We adopted a {pet} called {pn} last month.",
+    "I signed up for a {hobby} class that starts {soon}.",
+    "I painted this for the art show in {month}.",
+    "I just got back from {dest}.",
+    "I'm reading {book} for my book club.",
+    "I've been playing the {instrument} again.",
+    "The kids and I made pottery together last weekend.",
+    "I quit my job at {wp} in {month}.",
+]
+PLACES = ["museum", "beach", "zoo", "aquarium", "science centre", "park", "farm", "lake"]
+CHAT_REPLIES = [
+    "What made you choose that?",
+    "How did it go?",
+    "What was the best part?",
+    "Did the kids enjoy it?",
+    "How long have you been doing that?",
+    "What's it about?",
+    "Self-care is so important.",
+    "It's great to have friends who support you.",
+    "Keep it up!",
+    "You should be really proud.",
+    "Those moments are the best.",
+    "Family is everything.",
+    "I'm always here for you.",
+    "Take care of yourself!",
+]
+
+
+@context_family("reaction_then_news", True, 2.4)
+def _reaction_then_news(c: Ctx) -> Result:
+    s = c.slots() | {
+        "addressee": c.name(),
+        "instrument": c.pick(INSTRUMENTS),
+        "place": c.pick(PLACES),
+    }
+    said = c.tpl([
+        "I just finished a painting!", "We had the best weekend.", "How have you been?",
+        "Congrats on the new job!", "Here's the recipe you asked for.", "What's new with you?",
+    ])  # fmt: skip
+    news = c.tpl(NEWS).format(**s)
+    text = f"{c.tpl(REPLY_OPENERS).format(**s)} {news}" if c.chance(0.85) else news
+    if c.chance(0.3):
+        text += " " + c.tpl(CHAT_REPLIES[:6])
+    return f"{_who(c)}: {said}", text, 0.6, 0.9, c.rng.choice(["event", "event", "fact"])
+
+
+@context_family("reaction_then_chat", False, 2.4)
+def _reaction_then_chat(c: Ctx) -> Result:
+    s = c.slots() | {
+        "addressee": c.name(),
+        "instrument": c.pick(INSTRUMENTS),
+        "place": c.pick(PLACES),
+    }
+    said = c.tpl(NEWS).format(**s).replace("I ", "I ", 1)
+    text = f"{c.tpl(REPLY_OPENERS).format(**s)} {c.tpl(CHAT_REPLIES)}"
+    if c.chance(0.3):
+        text += " " + c.tpl(CHAT_REPLIES)
+    return f"{c.name()}: {said}", text, 0.03, 0.3, "other"
+
+
+EXPERIENCES = [
+    "The {happening} was awesome! It was so encouraging to be around people like that.",
+    "The {happening} was so powerful, hearing everyone's stories gave me courage.",
+    "We went to the {place} on Sunday and the kids couldn't stop talking about it.",
+    "I bought a little {thing} yesterday, it reminds me of my grandma.",
+    "Honestly the {happening} was tough, but finishing it felt amazing.",
+    "Our trip to {dest} was magical, we hiked every single day.",
+    "I went to my first {happening} last week and I was so nervous, but it went great.",
+    "The {happening} on Saturday was so much fun, everyone was dancing.",
+    "It was my {rel}'s {happening} and the whole family came, I was so happy.",
+    "I tried {hobby} for the first time at the {place}, I'm hooked.",
+    "Getting my certificate in {subject} last month felt like a dream.",
+    "I cried at the {happening}, it meant a lot to finally be there.",
+    "Painting the mural with the kids was the best part of my week.",
+    "I spoke at the {happening} about my own story, and people came up to thank me.",
+]
+HAPPENINGS = [
+    "support group",
+    "charity run",
+    "pride parade",
+    "poetry reading",
+    "concert",
+    "workshop",
+    "art show",
+    "wedding",
+    "graduation",
+    "open mic",
+    "camping trip",
+    "book club meeting",
+    "conference",
+    "half marathon",
+    "school play",
+    "volunteer day",
+]
+
+
+@context_family("experience_report", True, 2.6)
+def _experience_report(c: Ctx) -> Result:
+    s = c.slots() | {
+        "addressee": c.name(),
+        "place": c.pick(PLACES),
+        "happening": c.pick(HAPPENINGS),
+    }
+    said = c.tpl([
+        "How was it?", "What happened?", "Tell me about your weekend!", "How did it go?",
+        "You seem happy today!", "Did you do anything fun lately?", "How have you been?",
+    ])  # fmt: skip
+    text = c.tpl(EXPERIENCES).format(**s)
+    if c.chance(0.4):
+        text = f"{c.tpl(REPLY_OPENERS).format(**s)} {text}"
+    return f"{_who(c)}: {said}", text, 0.55, 0.85, "event"
+
+
+def generate_context(
+    split: str, size: int, rng: random.Random, seen: set[str], langs: Counter
+) -> list[dict[str, object]]:
+    c = Ctx(rng, split)
+    pos = [f for f in CONTEXT_FAMILIES if f.keep]
+    neg = [f for f in CONTEXT_FAMILIES if not f.keep]
+    rows: list[dict[str, object]] = []
+    attempts = 0
+    while len(rows) < size:
+        attempts += 1
+        if attempts > size * 200:
+            raise RuntimeError(f"could not fill the {split} context rows: {len(rows)}/{size}")
+        pool = pos if len(rows) % 2 == 0 else neg
+        fam = rng.choices(pool, weights=[f.weight for f in pool])[0]
+        context, text, lo, hi, kind = fam.fn(c)
+        lang = "en" if context.isascii() and text.isascii() else "other"
+        text = add_noise(c, text, fam.keep, lang)
+        key = norm_key(f"{context} || {text}")
+        if not norm_key(text) or key in seen:
+            continue
+        seen.add(key)
+        rows.append(record(text, rng.uniform(lo, hi), kind) | {"context": context})
+        langs[lang] += 1
+    return rows
+
+
 def main() -> None:
     rng = random.Random(SEED)  # noqa: S311 - reproducible data, not security
     seen: set[str] = set()
@@ -2226,6 +2615,13 @@ def main() -> None:
     extra_rng = random.Random(SEED + 1)  # noqa: S311 - reproducible data, not security
     train_rows, train_langs = generated["train"]
     train_rows.extend(generate_extra(TRAIN_EXTRA, extra_rng, seen, train_langs))
+    context_rng = random.Random(SEED + 2)  # noqa: S311 - reproducible data, not security
+    context_test_langs: Counter = Counter()
+    generated["test_context"] = (
+        generate_context("test", TEST_CONTEXT, context_rng, seen, context_test_langs),
+        context_test_langs,
+    )
+    train_rows.extend(generate_context("train", TRAIN_CONTEXT, context_rng, seen, train_langs))
     extra_rng.shuffle(train_rows)
     for split, (rows, langs) in generated.items():
         path = OUT_DIR / f"{split}.jsonl"
