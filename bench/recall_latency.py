@@ -213,6 +213,17 @@ REPLIES = [
     "Noted, I'll remember that.",
     "Tell me more whenever you like.",
     "Here is a quick answer.",
+    # As long as a model's replies usually are; chat passes their start and end.
+    "That's a big change, and it makes sense to feel a mix of excitement and nerves. "
+    "A few things that help: keep one evening a week free, write down what went well, "
+    "and don't judge the first month too harshly. How is it going so far?",
+    "Here is a simple plan for the week.\n\n1. Monday: a short walk after dinner.\n2. "
+    "Wednesday: cook something new with what's in the fridge.\n3. Friday: call someone "
+    "you haven't talked to in a while.\n4. Sunday: plan the next week.\n\n"
+    "Does that fit your schedule, or should I move things around?",
+    "Congratulations! Starting somewhere new is exciting, and the first weeks are mostly "
+    "about learning names and routines. Is there anything about the new place you're "
+    "unsure about, or anything I can help you prepare?",
 ]
 
 
@@ -554,13 +565,13 @@ def consolidation_measure(n: int) -> ConsolidationRun:
     logging.getLogger("memory.superseding").setLevel(logging.WARNING)
     user, _ = person_create("consolidate")
     messages = messages_synthesize(n)
+    contexts = contexts_synthesize(n)
     rng = random.Random(17)
     said_at = NOW - timedelta(days=30)
     timings: list[tuple[int, float]] = []
     with CpuWatch() as watch:
-        for i, text in enumerate(messages, start=1):
+        for i, (text, context) in enumerate(zip(messages, contexts, strict=True), start=1):
             said_at += timedelta(minutes=rng.randint(1, 180))
-            context = f"assistant: {rng.choice(REPLIES)}" if i > 1 else ""
             ms, _ = timed(
                 memory_consolidate,
                 user=user,
@@ -577,7 +588,7 @@ def consolidation_measure(n: int) -> ConsolidationRun:
     run = ConsolidationRun(wall=watch.wall, others=watch.others)
     for i, ms in timings:
         run.by_outcome.setdefault(outcomes.get(i, "?"), []).append(ms)
-    run.parts_ms = consolidation_parts(messages)
+    run.parts_ms = consolidation_parts(messages, contexts)
     run.kept = Memory.objects.filter(user=user).count()
     run.superseded = Memory.objects.filter(user=user, superseded_by__isnull=False).count()
     run.setup = (
@@ -587,7 +598,15 @@ def consolidation_measure(n: int) -> ConsolidationRun:
     return run
 
 
-def consolidation_parts(messages: list[str]) -> dict[str, list[float]]:
+def contexts_synthesize(n: int) -> list[str]:
+    """What chat/tasks passes as the turn each message answers: the assistant's reply."""
+    from chat.tasks import message_gist
+
+    rng = random.Random(23)
+    return [""] + [f"assistant: {message_gist(rng.choice(REPLIES))}" for _ in range(n - 1)]
+
+
+def consolidation_parts(messages: list[str], contexts: list[str]) -> dict[str, list[float]]:
     """The stages of keeping a message, called one by one for a second fresh person.
 
     Every message goes through all of them (as if kept), so each stage is timed on the
@@ -607,10 +626,10 @@ def consolidation_parts(messages: list[str]) -> dict[str, list[float]]:
     def add(name: str, ms: float) -> None:
         parts.setdefault(name, []).append(ms)
 
-    for i, text in enumerate(messages, start=1):
+    for i, (text, context) in enumerate(zip(messages, contexts, strict=True), start=1):
         said_at += timedelta(minutes=7)
-        ms_classify, score = timed(scorer().score, text)
-        key = _key_text(speaker="Maya", text=text, said_at=said_at, caption="", context="")
+        ms_classify, score = timed(scorer().score, text, context)
+        key = _key_text(speaker="Maya", text=text, said_at=said_at, caption="", context=context)
         ms_embed, vectors = timed(embed_texts, [key])
         vector = vectors[0].tolist()
         ms_nearest, nearest = timed(

@@ -40,9 +40,19 @@ def message_consolidate(message_id: int) -> str:
         said_at=message.created_at,
         source_message_id=message.pk,
         speaker=user.first_name or user.email.split("@")[0],
-        context=f"{previous.role}: {previous.content[:300]}" if previous else "",
+        context=f"{previous.role}: {message_gist(previous.content)}" if previous else "",
     )
     return "kept" if memory else "skipped"
+
+
+def message_gist(text: str, head: int = 60, tail: int = 120) -> str:
+    """A long message's start and end: a reply's question to the person is mostly last.
+
+    Short, because it is embedded with the memory and read by the classifier, and both
+    cost time with every token (consolidation has 50 ms; docs/benchmarks.md).
+    """
+    text = " ".join(text.split())
+    return text if len(text) <= head + tail else f"{text[:head]} … {text[-tail:]}"
 
 
 def message_consolidate_enqueue(message_id: int) -> None:

@@ -51,6 +51,11 @@ MAX_TOKENS = 96
 # Characters looked at before tokenising: far more than MAX_TOKENS tokens ever need, so a
 # 100 KB paste costs no more than a paragraph.
 MAX_CHARS = 2_000
+# The message a reply answers, when the model was trained with it (metrics "context_input"):
+# the reply's subject often sits there, mostly at its end ("... What do you do for work?").
+# Its tail only: inference time grows with the tokens (17 -> 8 ms, 34 -> 13 ms, 85 -> 30
+# ms here), and consolidation has 50 ms.
+CONTEXT_MAX_CHARS = 120
 METRICS_FILE = "metrics.json"
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Texts an export must score as PyTorch does (probabilities within MAX_PROBE_DIFF).
@@ -60,9 +65,39 @@ PROBE_TEXTS = [
     "Je suis allergique aux noix, ne me propose jamais de recettes avec.",
     "明日は母の誕生日なので花を買う 🌷",
     "",
+    "Nurse, at the children's hospital",
 ]
+PROBE_CONTEXTS = ["", "assistant: Glad I could help!", "", "", "", "assistant: What do you do?"]
 MAX_PROBE_DIFF = 1e-4
 EXPORT_WAIT_SECONDS = 300
+
+
+def context_clipped(context: str) -> str:
+    """ "speaker: words" with only the last CONTEXT_MAX_CHARS characters of the words."""
+    speaker, colon, words = (context or "").partition(": ")
+    if not colon:
+        speaker, words = "", speaker
+    words = words.strip()
+    if len(words) > CONTEXT_MAX_CHARS:
+        tail = words[-CONTEXT_MAX_CHARS:]
+        words = "… " + (tail.split(" ", 1)[1] if " " in tail[:20] else tail)
+    return f"{speaker}: {words}" if speaker else words
+
+
+def importance_encode(tokenizer, texts: list[str], contexts: list[str], *, max_length: int):
+    """Token ids of each message, followed by the message it replies to when there is one.
+
+    One row at a time: a batch call can't mix single texts with pairs.
+    """
+    return [
+        tokenizer(
+            (text or "")[:MAX_CHARS],
+            context_clipped(context) or None,
+            truncation=True,
+            max_length=max_length,
+        )
+        for text, context in zip(texts, contexts, strict=True)
+    ]
 
 
 class ClassifierUnavailable(Exception):
@@ -89,12 +124,18 @@ def model_metrics(model_dir: Path) -> dict:
     return metrics
 
 
-def scores_from_probabilities(rows, other_index: int, kind_indices: list[int], labels):
-    """Scores from per-class probabilities (rows of floats), for inference and evaluation."""
+def scores_from_probabilities(
+    rows, other_index: int, kind_indices: list[int], labels, keep_threshold: float = KEEP_THRESHOLD
+):
+    """Scores from per-class probabilities (rows of floats), for inference and evaluation.
+
+    A message that would be kept (importance >= keep_threshold) gets the likeliest of the
+    six kinds; the rest are `other`.
+    """
     out = []
     for probs in rows:
         importance = min(max(1.0 - float(probs[other_index]), 0.0), 1.0)
-        if importance >= KEEP_THRESHOLD:
+        if importance >= keep_threshold:
             kind = labels[max(kind_indices, key=lambda i: probs[i])]
         else:
             kind = "other"
@@ -104,7 +145,6 @@ def scores_from_probabilities(rows, other_index: int, kind_indices: list[int], l
 
 class ClassifierScorer:
     batch_size = 64
-    keep_threshold = 0.5  # importance = 1 - P(other): kept when "other" is the less likely
 
     def __init__(self, model_dir: Path, *, threads: int, runtime: str | None = None) -> None:
         self.model_dir = Path(model_dir)
@@ -120,6 +160,13 @@ class ClassifierScorer:
         self.metrics = model_metrics(self.model_dir)
         f1 = (self.metrics.get("test") or {}).get("f1")
         self.name = f"classifier (F1 {f1:.2f})" if isinstance(f1, int | float) else "classifier"
+        # Models trained before replies were read in context score the message alone.
+        self.reads_context = bool(self.metrics.get("context_input"))
+
+    @property
+    def keep_threshold(self) -> float:
+        """importance = 1 - P(other); see PIPO_CLASSIFIER_KEEP_THRESHOLD for where it gates."""
+        return settings.PIPO_CLASSIFIER_KEEP_THRESHOLD
 
     def _load(self) -> None:
         import transformers
@@ -170,7 +217,8 @@ class ClassifierScorer:
                 try:
                     session = onnx_session(onnx_file, threads=self._threads)
                     probe = onnx_probe_stored(session)
-                    if probe.get("source") == source and probe["texts"] == PROBE_TEXTS:
+                    probed = (probe["texts"], probe.get("contexts"))
+                    if probe.get("source") == source and probed == (PROBE_TEXTS, PROBE_CONTEXTS):
                         self._probe_check(session, probe["outputs"])
                         return session
                     logger.info("%s is of an earlier model: exporting it again", onnx_file)
@@ -184,15 +232,20 @@ class ClassifierScorer:
         self._load_torch(attn_implementation="eager")
         try:
             module = _bert_logits(self._model)
-            reference = self._torch_probabilities(PROBE_TEXTS)
-            example = self._tokenizer(PROBE_TEXTS[:2], padding=True, return_tensors="pt")
+            reference = self._torch_probabilities(PROBE_TEXTS, PROBE_CONTEXTS)
+            example = self._tokenized(PROBE_TEXTS[:2], PROBE_CONTEXTS[:2], "pt")
             session = onnx_export_checked(
                 module=module,
                 example_inputs={k: example[k] for k in ONNX_INPUTS},
                 output_name="logits",
                 path=onnx_file,
                 threads=self._threads,
-                probe={"texts": PROBE_TEXTS, "outputs": reference, "source": source},
+                probe={
+                    "texts": PROBE_TEXTS,
+                    "contexts": PROBE_CONTEXTS,
+                    "outputs": reference,
+                    "source": source,
+                },
                 check=lambda session: self._probe_check(session, reference),
             )
             logger.info(
@@ -203,7 +256,7 @@ class ClassifierScorer:
             self._model = None
 
     def _probe_check(self, session, expected) -> None:
-        got = self._onnx_probabilities(PROBE_TEXTS, session=session)
+        got = self._onnx_probabilities(PROBE_TEXTS, PROBE_CONTEXTS, session=session)
         expected = np.asarray(expected, dtype=np.float64)
         if got.shape != expected.shape:
             raise OnnxMismatch(f"{got.shape} probabilities, PyTorch gave {expected.shape}")
@@ -211,27 +264,24 @@ class ClassifierScorer:
         if diff > MAX_PROBE_DIFF or (got.argmax(1) != expected.argmax(1)).any():
             raise OnnxMismatch(f"probabilities differ from PyTorch's by {diff:.2g}")
 
-    def _tokenized(self, texts: list[str], tensors: str):
-        return self._tokenizer(
-            texts,
-            padding=True,
-            truncation=True,
-            max_length=self._max_tokens,
-            return_tensors=tensors,
-        )
+    def _tokenized(self, texts: list[str], contexts: list[str], tensors: str):
+        if not self.reads_context:
+            contexts = [""] * len(texts)
+        rows = importance_encode(self._tokenizer, texts, contexts, max_length=self._max_tokens)
+        return self._tokenizer.pad(rows, return_tensors=tensors)
 
-    def _onnx_probabilities(self, texts: list[str], *, session) -> np.ndarray:
-        batch = self._tokenized(texts, "np")
+    def _onnx_probabilities(self, texts: list[str], contexts: list[str], *, session) -> np.ndarray:
+        batch = self._tokenized(texts, contexts, "np")
         logits = onnx_run(session, {k: batch[k] for k in ONNX_INPUTS if k in batch})
         logits = logits.astype(np.float64)
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
 
-    def _torch_probabilities(self, texts: list[str]) -> np.ndarray:
+    def _torch_probabilities(self, texts: list[str], contexts: list[str]) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            logits = self._model(**self._tokenized(texts, "pt")).logits.double()
+            logits = self._model(**self._tokenized(texts, contexts, "pt")).logits.double()
             return torch.softmax(logits, dim=-1).numpy()
 
     def load(self) -> None:
@@ -249,28 +299,35 @@ class ClassifierScorer:
         except Exception as exc:
             raise ClassifierUnavailable(f"can't load {self.model_dir}: {exc}") from exc
 
-    def score_many(self, texts: list[str]) -> list[Score]:
+    def score_many(self, texts: list[str], contexts: list[str] | None = None) -> list[Score]:
         if not texts:
             return []
-        clipped = [(t or "")[:MAX_CHARS] for t in texts]
+        contexts = list(contexts) if contexts is not None else [""] * len(texts)
+        if len(contexts) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(contexts)} contexts")
         with self._lock:
             self._ensure_loaded()
             out: list[Score] = []
-            for start in range(0, len(clipped), self.batch_size):
-                batch = clipped[start : start + self.batch_size]
+            for start in range(0, len(texts), self.batch_size):
+                batch = texts[start : start + self.batch_size]
+                around = contexts[start : start + self.batch_size]
                 if self._session is not None:
-                    probs = self._onnx_probabilities(batch, session=self._session)
+                    probs = self._onnx_probabilities(batch, around, session=self._session)
                 else:
-                    probs = self._torch_probabilities(batch)
+                    probs = self._torch_probabilities(batch, around)
                 out.extend(
                     scores_from_probabilities(
-                        probs.tolist(), self._other, self._kind_indices, self._labels
+                        probs.tolist(),
+                        self._other,
+                        self._kind_indices,
+                        self._labels,
+                        self.keep_threshold,
                     )
                 )
         return out
 
-    def score(self, text: str) -> Score:
-        return self.score_many([text])[0]
+    def score(self, text: str, context: str = "") -> Score:
+        return self.score_many([text], [context])[0]
 
 
 def _bert_logits(model):

@@ -36,9 +36,10 @@ class Scorer(Protocol):
     name: str
     keep_threshold: float  # importance from which a message is kept, on this scorer's scale
 
-    def score(self, text: str) -> Score: ...
+    # context: the message `text` replies to ("speaker: words"), or "".
+    def score(self, text: str, context: str = "") -> Score: ...
 
-    def score_many(self, texts: list[str]) -> list[Score]: ...
+    def score_many(self, texts: list[str], contexts: list[str] | None = None) -> list[Score]: ...
 
 
 def _any(patterns: str) -> re.Pattern:
@@ -98,7 +99,8 @@ class RuleScorer:
     def keep_threshold(self) -> float:
         return settings.PIPO_MEMORY_IMPORTANCE_THRESHOLD
 
-    def score(self, text: str) -> Score:
+    def score(self, text: str, context: str = "") -> Score:
+        """The rules read the message alone; `context` is accepted for the interface."""
         stripped = text.strip()
         if not stripped or FILLER.match(stripped):
             return Score(importance=0.0, kind="other")
@@ -125,7 +127,7 @@ class RuleScorer:
             kind = "fact"
         return Score(importance=round(min(max(importance, 0.0), 1.0), 3), kind=kind)
 
-    def score_many(self, texts: list[str]) -> list[Score]:
+    def score_many(self, texts: list[str], contexts: list[str] | None = None) -> list[Score]:
         return [self.score(text) for text in texts]
 
 
@@ -208,12 +210,12 @@ def scorer() -> Scorer:
         return chosen
 
 
-def importance_score_many(texts: list[str]) -> list[Score]:
+def importance_score_many(texts: list[str], contexts: list[str] | None = None) -> list[Score]:
     current = scorer()
     if current is _rules:
         return _rules.score_many(texts)
     try:
-        return current.score_many(texts)
+        return current.score_many(texts, contexts)
     except Exception as exc:
         _warn_once(
             ("inference", id(current)),
@@ -223,5 +225,5 @@ def importance_score_many(texts: list[str]) -> list[Score]:
         return _rules.score_many(texts)
 
 
-def importance_score(text: str) -> Score:
-    return importance_score_many([text])[0]
+def importance_score(text: str, context: str = "") -> Score:
+    return importance_score_many([text], [context])[0]

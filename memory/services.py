@@ -284,7 +284,8 @@ def memory_consolidate(
         if done.exists():
             return done.first().memory
     active = scorer()
-    score = active.score(f"{text} {caption}".strip())
+    # The message it replies to can carry its subject ("What do you do?" -> "Nurse").
+    score = active.score(f"{text} {caption}".strip(), context=context)
     keep = keep_all or score.importance >= active.keep_threshold
     vector = None
     nearest: list[tuple[int, float]] = []

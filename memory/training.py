@@ -33,11 +33,13 @@ from memory.classifier import (
     KINDS,
     MAX_TOKENS,
     METRICS_FILE,
+    importance_encode,
     importance_model_dir,
     scores_from_probabilities,
 )
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "importance"
+CONTEXT_TEST_SPLIT = "test_context"
 SEED = 20261202
 BATCH_SIZE = 32
 # Rows are sorted by length within shuffled chunks this big before batching: most
@@ -49,8 +51,9 @@ WARMUP_FRACTION = 0.1
 # Keep the pre-trained token embeddings as they are (names, cities and words the
 # training data never shows keep their meaning; also a faster optimiser step).
 FREEZE_EMBEDDINGS = True
-# Stop when the validation F1 has not improved for this many epochs.
-PATIENCE = 1
+# Stop when the validation F1 has not improved for this many epochs (one dip is noise:
+# with the reply rows, epoch 2 dipped and epoch 3 was the best).
+PATIENCE = 2
 LOCK_STALE_SECONDS = 30 * 60
 # A progress file not updated for this long belongs to a training that died.
 PROGRESS_STALE_SECONDS = 10 * 60
@@ -175,7 +178,10 @@ def training_lock_release(path: Path) -> None:
 
 
 def importance_data_load(split: str, *, data_dir: Path = DATA_DIR, limit: int | None = None):
-    """Rows {text, keep, kind} of one split; raises TrainingError on a missing or bad file."""
+    """Rows {text, context, keep, kind} of one split; raises TrainingError on a bad file.
+
+    `context` (optional, "" when absent) is the message the row replies to.
+    """
     path = Path(data_dir) / f"{split}.jsonl"
     if not path.is_file():
         raise TrainingError(
@@ -190,11 +196,14 @@ def importance_data_load(split: str, *, data_dir: Path = DATA_DIR, limit: int | 
             try:
                 row = json.loads(line)
                 text, keep, kind = str(row["text"]), int(row["keep"]), str(row["kind"])
+                context = row.get("context") or ""
+                if not isinstance(context, str):
+                    raise TypeError(f"context is {type(context).__name__}, not text")
             except (ValueError, KeyError, TypeError) as exc:
                 raise TrainingError(f"{path}:{number}: not a valid row ({exc})") from exc
             if kind not in KINDS or keep not in (0, 1) or (kind == "other") != (keep == 0):
                 raise TrainingError(f"{path}:{number}: keep={keep} kind={kind!r} do not fit")
-            rows.append({"text": text, "keep": keep, "kind": kind})
+            rows.append({"text": text, "context": context, "keep": keep, "kind": kind})
             if limit is not None and len(rows) >= limit:
                 break
     if not rows:
@@ -239,18 +248,26 @@ def _evaluate(model, tokenizer, rows: list[dict], max_length: int) -> dict:
     probabilities = []
     with torch.inference_mode():
         for start in range(0, len(rows), 64):
-            batch = tokenizer(
-                [r["text"] for r in rows[start : start + 64]],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
+            chunk = rows[start : start + 64]
+            batch = tokenizer.pad(
+                importance_encode(
+                    tokenizer,
+                    [r["text"] for r in chunk],
+                    [r["context"] for r in chunk],
+                    max_length=max_length,
+                ),
                 return_tensors="pt",
             )
             probabilities.extend(torch.softmax(model(**batch).logits, dim=-1).tolist())
     scores = scores_from_probabilities(probabilities, other, kind_indices, labels)
-    figures = keep_metrics(
-        [r["keep"] for r in rows], [int(s.importance >= KEEP_THRESHOLD) for s in scores]
-    )
+    truth = [r["keep"] for r in rows]
+    figures = keep_metrics(truth, [int(s.importance >= KEEP_THRESHOLD) for s in scores])
+    # The same where consolidation keeps a message, when that is not the data's boundary.
+    gate = settings.PIPO_CLASSIFIER_KEEP_THRESHOLD
+    figures["at_gate"] = {
+        "threshold": gate,
+        **keep_metrics(truth, [int(s.importance >= gate) for s in scores]),
+    }
     kept = [i for i, r in enumerate(rows) if r["keep"]]
     best_kind = [labels[max(kind_indices, key=lambda i: p[i])] for p in probabilities]
     right = sum(1 for i in kept if best_kind[i] == rows[i]["kind"])
@@ -298,6 +315,9 @@ def importance_train(
         "valid": importance_data_load("valid", data_dir=data_dir),
         "test": importance_data_load("test", data_dir=data_dir),
     }
+    # Replies read with the message they answer, from held-out templates and values.
+    if (Path(data_dir) / f"{CONTEXT_TEST_SPLIT}.jsonl").is_file():
+        data[CONTEXT_TEST_SPLIT] = importance_data_load(CONTEXT_TEST_SPLIT, data_dir=data_dir)
     lock = training_lock_acquire(out)
     try:
         return _train(
@@ -377,10 +397,13 @@ def _train(*, base, epochs, out, data, threads, show_bar, bar_file, log, max_sec
         schedule = get_linear_schedule_with_warmup(optimizer, int(WARMUP_FRACTION * total), total)
         order = torch.Generator().manual_seed(SEED)
         labels = torch.tensor([label2id[r["kind"]] for r in train_rows])
-        encoded = tokenizer(
-            [r["text"] for r in train_rows], truncation=True, max_length=MAX_TOKENS
-        )["input_ids"]
-        lengths = [len(ids) for ids in encoded]
+        encoded = importance_encode(
+            tokenizer,
+            [r["text"] for r in train_rows],
+            [r["context"] for r in train_rows],
+            max_length=MAX_TOKENS,
+        )
+        lengths = [len(row["input_ids"]) for row in encoded]
         best_f1, best_epoch, best_state, stale_epochs, step = -1.0, 0, None, 0, 0
         epochs_run = 0
         last_write = 0.0
@@ -390,9 +413,7 @@ def _train(*, base, epochs, out, data, threads, show_bar, bar_file, log, max_sec
             for epoch in range(1, epochs + 1):
                 model.train()
                 for picked in _batches(lengths, order):
-                    batch = tokenizer.pad(
-                        {"input_ids": [encoded[i] for i in picked]}, return_tensors="pt"
-                    )
+                    batch = tokenizer.pad([encoded[i] for i in picked], return_tensors="pt")
                     loss = model(**batch, labels=labels[picked]).loss
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -425,6 +446,11 @@ def _train(*, base, epochs, out, data, threads, show_bar, bar_file, log, max_sec
         if best_state is not None and best_epoch != epochs_run:
             model.load_state_dict(best_state)
         test = _evaluate(model, tokenizer, data["test"], MAX_TOKENS)
+        in_context = (
+            _evaluate(model, tokenizer, data[CONTEXT_TEST_SPLIT], MAX_TOKENS)
+            if CONTEXT_TEST_SPLIT in data
+            else None
+        )
         metrics = {
             "base": base,
             "epochs": epochs,
@@ -432,6 +458,8 @@ def _train(*, base, epochs, out, data, threads, show_bar, bar_file, log, max_sec
             "best_epoch": best_epoch,
             "valid_f1": best_f1,
             "test": test,
+            CONTEXT_TEST_SPLIT: in_context,
+            "context_input": True,
             "training_seconds": round(training_seconds, 1),
             "data": {split: len(rows) for split, rows in data.items()},
             "labels": list(KINDS),

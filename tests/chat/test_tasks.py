@@ -37,3 +37,24 @@ def test_consolidation_uses_the_previous_turn_as_context(django_user_model):
     memory = Memory.objects.get()
     assert "(in reply to assistant: Where do you work?)" in memory.key_text
     assert message_consolidate(10**9) == "gone"
+
+
+def test_a_long_reply_gives_its_start_and_its_closing_question_as_context(django_user_model):
+    ada = django_user_model.objects.create_user(username="ada", email="ada@example.test")
+    conversation = Conversation.objects.create(user=ada)
+    middle = "Moving is a big step and it is normal to feel unsure.\n\n" * 20
+    Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        content=f"Congratulations on the move! {middle}So, where are you working now?",
+    )
+    answer = Message.objects.create(
+        conversation=conversation, role="user", content="I work at the city hospital as a nurse"
+    )
+    assert message_consolidate(answer.pk) == "kept"
+    key = Memory.objects.get().key_text
+    context = key.partition("(in reply to ")[2]
+    assert context.startswith("assistant: Congratulations on the move! Moving is a big")
+    assert " … " in context
+    assert context.endswith("So, where are you working now?)")
+    assert "\n" not in context and len(context) < 220

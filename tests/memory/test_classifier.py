@@ -17,11 +17,15 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django.utils import timezone
 
 from memory import scoring, tasks
 from memory.classifier import KINDS, ClassifierScorer
 from memory.scoring import RuleScorer, importance_score, scorer
+from memory.services import memory_consolidate
 from memory.training import (
+    TrainingError,
+    importance_data_load,
     lock_path,
     progress_path,
     training_lock_acquire,
@@ -63,7 +67,11 @@ def test_training_writes_the_model_and_its_metrics(trained):
     for name in ("config.json", "model.safetensors", "tokenizer.json", "metrics.json"):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["data"] == {"train": 200, "valid": 300, "test": 300}
+    assert metrics["data"] == {"train": 200, "valid": 300, "test": 300, "test_context": 240}
+    assert metrics["context_input"] is True
+    replies = metrics["test_context"]
+    (tn, fp), (fn, tp) = replies["confusion_matrix"]
+    assert tn + fp == 120 and fn + tp == 120  # replies in context, half keep
     assert metrics["epochs"] == 1 and metrics["epochs_run"] == 1
     assert metrics["labels"] == list(KINDS)
     assert metrics["training_seconds"] > 0
@@ -90,10 +98,100 @@ def test_classifier_scores_odd_texts_in_range(trained):
     for score in scores:
         assert 0.0 <= score.importance <= 1.0
         assert score.kind in KINDS
-        assert (score.kind == "other") == (score.importance < 0.5)
+        assert (score.kind == "other") == (score.importance < classifier.keep_threshold)
     # One at a time gives what the batch gave (padding must not change the answer).
     for text, batched in zip(TEXTS, scores, strict=True):
         assert classifier.score(text).importance == pytest.approx(batched.importance, abs=0.01)
+
+
+REPLY = "yes, since 2019"
+ASKED_ABOUT_SELF = "assistant: Are you still vegetarian?"
+ASKED_ABOUT_FORMAT = "assistant: Want me to make it shorter?"
+
+
+def test_a_model_trained_on_replies_reads_the_message_they_answer(trained, tmp_path):
+    out, _ = trained
+    classifier = ClassifierScorer(out, threads=1)
+    assert classifier.reads_context
+    about_self, about_format = classifier.score_many(
+        [REPLY, REPLY], [ASKED_ABOUT_SELF, ASKED_ABOUT_FORMAT]
+    )
+    assert about_self.importance != about_format.importance
+    assert classifier.score(REPLY, ASKED_ABOUT_SELF) == about_self
+    # A model from before replies were read in context scores the reply alone.
+    older = tmp_path / "older"
+    shutil.copytree(out, older)
+    metrics = json.loads((older / "metrics.json").read_text())
+    del metrics["context_input"]
+    (older / "metrics.json").write_text(json.dumps(metrics))
+    alone = ClassifierScorer(older, threads=1)
+    assert not alone.reads_context
+    assert (
+        alone.score_many([REPLY, REPLY], [ASKED_ABOUT_SELF, ASKED_ABOUT_FORMAT])
+        == [alone.score(REPLY)] * 2
+    )
+    with pytest.raises(ValueError, match="2 texts but 1 contexts"):
+        classifier.score_many([REPLY, REPLY], [ASKED_ABOUT_SELF])
+
+
+def test_consolidation_scores_a_message_with_the_one_it_answers(
+    trained, model_dir, django_user_model
+):
+    out, _ = trained
+    shutil.copytree(out, model_dir)
+    classifier = scorer()
+    contexts = [ASKED_ABOUT_SELF, ASKED_ABOUT_FORMAT]
+    expected = classifier.score_many([REPLY, REPLY], contexts)
+    for n, (context, score) in enumerate(zip(contexts, expected, strict=True)):
+        person = django_user_model.objects.create_user(username=f"p{n}", email=f"p{n}@x.test")
+        memory = memory_consolidate(
+            user=person, text=REPLY, said_at=timezone.now(), context=context, keep_all=True,
+            supersede=False,
+        )  # fmt: skip
+        assert memory.importance == pytest.approx(score.importance, abs=1e-6)
+    assert expected[0].importance != expected[1].importance
+
+
+def test_the_keep_threshold_setting_decides_what_consolidation_keeps(
+    trained, model_dir, settings, django_user_model
+):
+    out, _ = trained
+    shutil.copytree(out, model_dir)
+    importance = scorer().score(REPLY, ASKED_ABOUT_SELF).importance
+    kept = []
+    for n, gate in enumerate((importance + 0.001, importance)):
+        settings.PIPO_CLASSIFIER_KEEP_THRESHOLD = gate
+        person = django_user_model.objects.create_user(username=f"g{n}", email=f"g{n}@x.test")
+        kept.append(
+            memory_consolidate(
+                user=person, text=REPLY, said_at=timezone.now(), context=ASKED_ABOUT_SELF
+            )
+        )
+    assert kept[0] is None
+    assert kept[1] is not None and kept[1].kind != "other"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"text": "hi", "keep": 0, "kind": "other", "context": 7}, "context is int"),
+        ({"text": "hi", "keep": 1, "kind": "other"}, "do not fit"),
+    ],
+)
+def test_training_data_rows_are_checked(tmp_path, row, message):
+    (tmp_path / "train.jsonl").write_text(json.dumps(row) + "\n")
+    with pytest.raises(TrainingError, match=message):
+        importance_data_load("train", data_dir=tmp_path)
+
+
+def test_training_data_rows_carry_their_context(tmp_path):
+    rows = [
+        {"text": "Nurse", "keep": 1, "kind": "fact", "context": "assistant: What do you do?"},
+        {"text": "thanks!", "keep": 0, "kind": "other"},
+    ]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    loaded = importance_data_load("train", data_dir=tmp_path)
+    assert [r["context"] for r in loaded] == ["assistant: What do you do?", ""]
 
 
 def test_classifier_is_safe_to_share_between_threads(trained):

@@ -28,6 +28,8 @@ TEXTS = [
     "ok thanks",
     "Remind me: dentist next Tuesday at 3pm, and pick up Sam from school after.",
 ]
+# Each text with the message it replies to (a second segment for the model), or none.
+CONTEXTS = ["", "Ana: We won!", "", "assistant: Any news?", "", "", "assistant: " + "y" * 5000, ""]
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +58,13 @@ def onnx_scorer(trained: Path) -> ClassifierScorer:
     return scorer
 
 
-def test_onnx_scores_as_torch_does(onnx_scorer, torch_scorer):
-    onnx_probs = onnx_scorer._onnx_probabilities(TEXTS, session=onnx_scorer._session)
-    torch_probs = torch_scorer._torch_probabilities(TEXTS)
+@pytest.mark.parametrize("contexts", [[""] * len(TEXTS), CONTEXTS], ids=["alone", "replies"])
+def test_onnx_scores_as_torch_does(onnx_scorer, torch_scorer, contexts):
+    onnx_probs = onnx_scorer._onnx_probabilities(TEXTS, contexts, session=onnx_scorer._session)
+    torch_probs = torch_scorer._torch_probabilities(TEXTS, contexts)
     assert np.abs(onnx_probs - torch_probs).max() <= 1e-4
     assert (onnx_probs.argmax(axis=1) == torch_probs.argmax(axis=1)).all()
-    assert onnx_scorer.score_many(TEXTS) == torch_scorer.score_many(TEXTS)
+    assert onnx_scorer.score_many(TEXTS, contexts) == torch_scorer.score_many(TEXTS, contexts)
 
 
 def test_the_torch_runtime_writes_no_export(trained, tmp_path):

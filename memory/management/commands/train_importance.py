@@ -65,6 +65,15 @@ class Command(BaseCommand):
             table.add_column(column, justify="right")
         table.add_row(*(f"{test[k]:.3f}" for k in ("precision", "recall", "f1", "accuracy")),
                       f"{test['kind_accuracy']:.3f}")  # fmt: skip
+        replies = metrics.get("test_context")
+        if replies:
+            table.add_row(*(f"{replies[k]:.3f}" for k in ("precision", "recall", "f1", "accuracy")),
+                          f"{replies['kind_accuracy']:.3f}",
+                          end_section=False)  # fmt: skip
+            table.caption = (
+                f"second row: replies read with the message they answer "
+                f"(test_context, {metrics['data']['test_context']} rows)"
+            )
         console = Console(file=self.stdout, width=120)
         console.print(table)
         (tn, fp), (fn, tp) = test["confusion_matrix"]
@@ -81,4 +90,11 @@ class Command(BaseCommand):
             f"{metrics['data']['train']} training rows; "
             f"{metrics['training_seconds']:.0f} s of training"
         )
+        gate = test.get("at_gate")
+        if gate and gate["threshold"] != metrics["keep_threshold"]:
+            self.stdout.write(
+                f"at the consolidation gate (importance >= {gate['threshold']}, "
+                f"PIPO_CLASSIFIER_KEEP_THRESHOLD): test precision {gate['precision']:.3f}, "
+                f"recall {gate['recall']:.3f}, F1 {gate['f1']:.3f}"
+            )
         self.stdout.write(f"saved to {out}")
