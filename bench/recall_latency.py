@@ -652,6 +652,11 @@ def consolidation_parts(messages: list[str], contexts: list[str]) -> dict[str, l
         add("nearest-neighbour query (Chroma)", ms_nearest)
         add("store: row, then vector upsert", ms_store)
         add("classify + embed + query + store", ms_classify + ms_embed + ms_nearest + ms_store)
+        # What consolidation waits for: it embeds the key while the classifier reads.
+        add(
+            "max(classify, embed) + query + store",
+            max(ms_classify, ms_embed) + ms_nearest + ms_store,
+        )
         add("superseding (rule; Ollama unreachable)", ms_supersede)
     return parts
 

@@ -6,7 +6,9 @@ writes it later; `memory_reindex` rebuilds a person's collection from rows alone
 """
 
 import logging
+import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -22,7 +24,7 @@ from memory.embeddings import EmbeddingsUnavailable, embed_texts, embedder
 from memory.lexical import lexical_index_for, lexical_index_forget
 from memory.models import Consolidation, Memory, MemorySpace, Portrait
 from memory.ranking import fuse, memory_key_text
-from memory.scoring import scorer
+from memory.scoring import RuleScorer, scorer
 from memory.superseding import CANDIDATES as SUPERSEDE_CANDIDATES
 from memory.superseding import memory_supersede
 from memory.vectors import (
@@ -37,6 +39,23 @@ from pipo.text import text_unstorable_reason
 logger = logging.getLogger(__name__)
 
 # How much importance and retention add to a candidate's fused relevance (0..1 each).
+_embed_pool: ThreadPoolExecutor | None = None
+_embed_pool_lock = threading.Lock()
+
+
+def _key_embedding_started(key: str) -> Future:
+    """The key's vector, computed on another thread while the classifier reads the message.
+
+    Both models run in ONNX Runtime on one thread each and let go of the GIL, so on two
+    cores a kept message waits for the slower of the two, not for both (docs/benchmarks.md).
+    """
+    global _embed_pool
+    with _embed_pool_lock:
+        if _embed_pool is None:
+            _embed_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipo-embed")
+        return _embed_pool.submit(embed_texts, [key])
+
+
 IMPORTANCE_WEIGHT = 0.05
 RETENTION_WEIGHT = 0.05
 
@@ -284,6 +303,10 @@ def memory_consolidate(
         if done.exists():
             return done.first().memory
     active = scorer()
+    key = _key_text(speaker=speaker, text=text, said_at=said_at, caption=caption, context=context)
+    # A trained classifier takes as long as the embedder: start the vector now (wasted on
+    # a message that is not kept). The rules take no time, so nothing is started early.
+    early = None if keep_all or isinstance(active, RuleScorer) else _key_embedding_started(key)
     # The message it replies to can carry its subject ("What do you do?" -> "Nurse").
     score = active.score(f"{text} {caption}".strip(), context=context)
     keep = keep_all or score.importance >= active.keep_threshold
@@ -292,11 +315,8 @@ def memory_consolidate(
     twin = None
     if keep:
         space = memory_space_for(user=user)
-        key = _key_text(
-            speaker=speaker, text=text, said_at=said_at, caption=caption, context=context
-        )
         try:
-            vector = embed_texts([key])[0]
+            vector = (early.result() if early is not None else embed_texts([key]))[0]
             # One query serves both the duplicate check and superseding's candidates.
             nearest = vectors_nearest(
                 collection=space.collection, vector=vector.tolist(), n=SUPERSEDE_CANDIDATES

@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from memory import scoring, tasks
 from memory.classifier import KINDS, ClassifierScorer
+from memory.embeddings import embed_texts
 from memory.scoring import RuleScorer, importance_score, scorer
-from memory.services import memory_consolidate
+from memory.services import memory_consolidate, memory_space_for
 from memory.training import (
     TrainingError,
     importance_data_load,
@@ -31,6 +32,7 @@ from memory.training import (
     training_lock_acquire,
     training_lock_holder,
 )
+from memory.vectors import vectors_nearest
 
 TEXTS = [
     "",
@@ -169,6 +171,12 @@ def test_the_keep_threshold_setting_decides_what_consolidation_keeps(
         )
     assert kept[0] is None
     assert kept[1] is not None and kept[1].kind != "other"
+    # Its vector was computed beside the classifier, from the memory's own key.
+    space = memory_space_for(user=kept[1].user)
+    nearest = vectors_nearest(
+        collection=space.collection, vector=embed_texts([kept[1].key_text])[0].tolist(), n=1
+    )
+    assert nearest[0][0] == kept[1].pk and nearest[0][1] == pytest.approx(1.0, abs=1e-4)
 
 
 @pytest.mark.parametrize(
