@@ -177,9 +177,11 @@ def _memory_row_create(
     caption: str,
     source_message_id: int | None,
     source_label: str,
+    space: MemorySpace | None = None,
 ) -> Memory:
-    """The row alone, vector pending."""
-    memory_space_for(user=user)
+    """The row alone, vector pending (its space made first if it has none)."""
+    if space is None:
+        memory_space_for(user=user)
     return Memory.objects.create(
         user=user,
         text=text,
@@ -196,7 +198,7 @@ def _memory_row_create(
     )
 
 
-def _memory_vector_write(*, memory: Memory, vector=None) -> None:
+def _memory_vector_write(*, memory: Memory, vector=None, space: MemorySpace | None = None) -> None:
     """Embed (unless given) and mirror one memory; on failure it stays pending."""
     if vector is None:
         try:
@@ -204,7 +206,8 @@ def _memory_vector_write(*, memory: Memory, vector=None) -> None:
         except EmbeddingsUnavailable as exc:
             logger.warning("memory %s left pending: %s", memory.pk, exc)
             return
-    _vector_write(space=memory_space_for(user=memory.user), memories=[memory], vectors=[vector])
+    space = space or memory_space_for(user=memory.user)
+    _vector_write(space=space, memories=[memory], vectors=[vector])
 
 
 def memory_reinforce(*, memory_ids: list[int], at: datetime | None = None) -> None:
@@ -352,6 +355,7 @@ def memory_consolidate(
                     caption=caption,
                     source_message_id=source_message_id,
                     source_label=source_label,
+                    space=space,
                 )
                 outcome = Consolidation.Outcome.KEPT
             if source_message_id is not None:
@@ -368,7 +372,7 @@ def memory_consolidate(
             raise
         return winner.first().memory
     if outcome == Consolidation.Outcome.KEPT:
-        _memory_vector_write(memory=memory, vector=vector)
+        _memory_vector_write(memory=memory, vector=vector, space=space)
         if settings.PIPO_SUPERSEDE and supersede and vector is not None:
             memory_supersede(memory=memory, vector=vector.tolist(), nearest=nearest)
     return memory

@@ -54,6 +54,8 @@ def _candidates(
             return []
         nearest = vectors_nearest(collection=space.collection, vector=vector, n=CANDIDATES + 1)
     similar = {i: s for i, s in nearest if i != memory.pk and s >= LLM_MIN_SIMILARITY}
+    if not similar:  # most new memories: nothing close enough to contradict
+        return []
     older = Memory.objects.filter(
         user_id=memory.user_id,
         pk__in=similar,
