@@ -5,7 +5,9 @@ through consolidation (scorer, embeddings, Chroma) with its session's date as th
 it was said, then each question of categories 1-4 recalled at the time of the last
 session. A question's score is the fraction of its evidence turns among the sources of
 the top-k memories (recall@k, the LoCoMo paper's measure); recall_all@k counts questions
-whose every evidence turn was found, recall_any@k those with at least one.
+whose every evidence turn was found, recall_any@k those with at least one. A memory's
+sources are the turn that made it and every turn that said it again (consolidation
+returns the near-duplicate it reinforced), as `source_message_ids` records for chat.
 """
 
 import json
@@ -100,12 +102,15 @@ def _scored(questions: list[Question]) -> list[Question]:
     return [q for q in questions if q.category in CATEGORIES and q.evidence]
 
 
-def _ranked_sources(recalled_labels: list[str]) -> list[str]:
-    seen: list[str] = []
-    for label in recalled_labels:
-        if label and label not in seen:
-            seen.append(label)
-    return seen
+def _ranked_sources(recalled_labels: list[list[str]]) -> list[list[str]]:
+    """Each recalled memory's turns, best memory first, a turn counted at its first memory."""
+    seen: set[str] = set()
+    ranked = []
+    for labels in recalled_labels:
+        fresh = [label for label in labels if label and label not in seen]
+        seen.update(fresh)
+        ranked.append(fresh)
+    return ranked
 
 
 class _Tally:
@@ -113,11 +118,13 @@ class _Tally:
         self.ks = ks
         self.rows: dict[str, dict[str, list[float]]] = {}
 
-    def add(self, category: int, evidence: frozenset[str], sources: list[str]) -> None:
+    def add(self, category: int, evidence: frozenset[str], sources: list[list[str]]) -> None:
+        """`sources`: the turns behind each recalled memory (or raw turn), best first."""
         for group in (CATEGORIES[category], "overall"):
             row = self.rows.setdefault(group, {})
             for k in self.ks:
-                found = len(evidence & set(sources[:k])) / len(evidence)
+                top = {label for labels in sources[:k] for label in labels}
+                found = len(evidence & top) / len(evidence)
                 row.setdefault(f"recall@{k}", []).append(found)
                 row.setdefault(f"recall_all@{k}", []).append(float(found == 1.0))
                 row.setdefault(f"recall_any@{k}", []).append(float(found > 0))
@@ -139,8 +146,12 @@ def _pipeline(
     try:
         memory_space_allocate(user=person, name=f"pipo-eval-{uuid.uuid4().hex}")
         previous: Turn | None = None
+        # The turns behind each memory: the one that made it, and any that said it again
+        # (consolidation returns the near-duplicate it reinforced), as source_message_ids
+        # records for chat messages.
+        turns_behind: dict[int, list[str]] = {}
         for turn in conversation["turns"]:
-            memory_consolidate(
+            memory = memory_consolidate(
                 user=person,
                 text=turn.text,
                 said_at=turn.said_at,
@@ -156,6 +167,8 @@ def _pipeline(
                 source_label=turn.dia_id,
                 keep_all=keep_all,
             )
+            if memory is not None:
+                turns_behind.setdefault(memory.pk, []).append(turn.dia_id)
             previous = turn
             step(1)
         kept = Memory.objects.filter(user=person).count()
@@ -164,7 +177,7 @@ def _pipeline(
             recalled = memory_recall(
                 user=person, query=question.text, k=max(ks), now=last_said, reinforce=False
             )
-            sources = _ranked_sources([m.source_label for m in recalled])
+            sources = _ranked_sources([turns_behind.get(m.id, [m.source_label]) for m in recalled])
             tally.add(question.category, question.evidence, sources)
         return kept
     finally:
@@ -188,7 +201,7 @@ def _baseline(conversation: dict, ks: tuple[int, ...], tally: _Tally, kind: str,
         else:
             sims = matrix @ embed_texts([question.text])[0]
             order = list(np.argsort(-sims)[: max(ks)])
-        tally.add(question.category, question.evidence, [labels[n] for n in order])
+        tally.add(question.category, question.evidence, [[labels[n]] for n in order])
     return len(turns)
 
 

@@ -210,6 +210,16 @@ def _memory_vector_write(*, memory: Memory, vector=None, space: MemorySpace | No
     _vector_write(space=space, memories=[memory], vectors=[vector])
 
 
+def _memory_source_add(*, memory_id: int, message_id: int) -> None:
+    """A message that said the memory again is one of its sources too (export, API)."""
+    memory = Memory.objects.select_for_update().only("source_message_ids", "source_message_id")
+    memory = memory.get(pk=memory_id)
+    sources = list(memory.source_message_ids or [])
+    if message_id != memory.source_message_id and message_id not in sources:
+        memory.source_message_ids = [*sources, message_id]
+        memory.save(update_fields=["source_message_ids"])
+
+
 def memory_reinforce(*, memory_ids: list[int], at: datetime | None = None) -> None:
     """A recall or a repetition: strength up, access count up, the forgetting clock reset."""
     Memory.objects.filter(pk__in=memory_ids).update(
@@ -342,6 +352,8 @@ def memory_consolidate(
                 Memory.objects.filter(pk=twin.pk, importance__lt=score.importance).update(
                     importance=score.importance
                 )
+                if source_message_id is not None:
+                    _memory_source_add(memory_id=twin.pk, message_id=source_message_id)
                 outcome, memory = Consolidation.Outcome.REINFORCED, twin
             elif keep:
                 memory = _memory_row_create(

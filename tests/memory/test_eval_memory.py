@@ -5,6 +5,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from memory.evaluation import _ranked_sources, _Tally
 from memory.models import Memory, MemorySpace
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,3 +109,13 @@ def test_bad_files_get_a_clear_error(tmp_path, content, says):
 def test_k_must_be_positive(locomo_file):
     with pytest.raises(CommandError, match="positive"):
         call_command("eval_memory", "--data", str(locomo_file), "--k", "0")
+
+
+def test_a_memory_counts_every_turn_behind_it_within_its_rank():
+    # The second memory was made by D2 and said again by D1, already counted at rank 1.
+    ranked = _ranked_sources([["D1"], ["D2", "D1"], ["D3", "D4"]])
+    assert ranked == [["D1"], ["D2"], ["D3", "D4"]]
+    tally = _Tally((1, 2, 3))
+    tally.add(4, frozenset({"D2", "D4"}), ranked)
+    figures = tally.summary()["overall"]
+    assert (figures["recall@1"], figures["recall@2"], figures["recall@3"]) == (0.0, 0.5, 1.0)

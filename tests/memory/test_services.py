@@ -91,6 +91,11 @@ def test_a_near_duplicate_reinforces_instead_of_adding(ada):
     assert reinforced.access_count == 1
     assert reinforced.strength > strength
     assert Consolidation.objects.get(source_message_id=15).outcome == "reinforced"
+    # The message that said it again is one of its sources now, once.
+    assert (reinforced.source_message_id, reinforced.source_message_ids) == (14, [15])
+    remember(ada, "my sister Anna lives in Berlin!", message_id=16)
+    remember(ada, "My sister Anna lives in Berlin", message_id=15)  # a rerun changes nothing
+    assert Memory.objects.get(pk=first.pk).source_message_ids == [15, 16]
 
 
 def test_recall_finds_the_fitting_memory_with_its_reasons_and_reinforces_it(ada):
