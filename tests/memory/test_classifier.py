@@ -20,7 +20,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from memory import scoring, tasks
-from memory.classifier import KINDS, ClassifierScorer
+from memory.classifier import CONTEXT_MAX_CHARS, KINDS, ClassifierScorer, context_clipped
 from memory.embeddings import embed_texts
 from memory.scoring import RuleScorer, importance_score, scorer
 from memory.services import memory_consolidate, memory_space_for
@@ -134,6 +134,17 @@ def test_a_model_trained_on_replies_reads_the_message_they_answer(trained, tmp_p
     )
     with pytest.raises(ValueError, match="2 texts but 1 contexts"):
         classifier.score_many([REPLY, REPLY], [ASKED_ABOUT_SELF])
+
+
+def test_only_the_end_of_a_long_context_is_read():
+    question = "So, where do you work these days?"
+    long = "assistant: " + "Moving is a big step and it takes time. " * 20 + question
+    clipped = context_clipped(long)
+    assert clipped.startswith("assistant: … ") and clipped.endswith(question)
+    assert len(clipped) <= len("assistant: … ") + CONTEXT_MAX_CHARS
+    assert context_clipped(ASKED_ABOUT_SELF) == ASKED_ABOUT_SELF
+    assert context_clipped("no speaker, " + "x " * 100).startswith("… ")
+    assert context_clipped("") == ""
 
 
 def test_consolidation_scores_a_message_with_the_one_it_answers(

@@ -2492,13 +2492,15 @@ CHAT_REPLIES = [
 ]
 
 
+def _reply_slots(c: Ctx, *extra: str) -> dict[str, object]:
+    """The usual slots, someone to address, and the `extra` pools, drawn in that order."""
+    pools = {"instrument": INSTRUMENTS, "place": PLACES, "happening": HAPPENINGS}
+    return c.slots() | {"addressee": c.name()} | {name: c.pick(pools[name]) for name in extra}
+
+
 @context_family("reaction_then_news", True, 2.4)
 def _reaction_then_news(c: Ctx) -> Result:
-    s = c.slots() | {
-        "addressee": c.name(),
-        "instrument": c.pick(INSTRUMENTS),
-        "place": c.pick(PLACES),
-    }
+    s = _reply_slots(c, "instrument", "place")
     said = c.tpl([
         "I just finished a painting!", "We had the best weekend.", "How have you been?",
         "Congrats on the new job!", "Here's the recipe you asked for.", "What's new with you?",
@@ -2512,11 +2514,7 @@ def _reaction_then_news(c: Ctx) -> Result:
 
 @context_family("reaction_then_chat", False, 2.4)
 def _reaction_then_chat(c: Ctx) -> Result:
-    s = c.slots() | {
-        "addressee": c.name(),
-        "instrument": c.pick(INSTRUMENTS),
-        "place": c.pick(PLACES),
-    }
+    s = _reply_slots(c, "instrument", "place")
     said = c.tpl(NEWS).format(**s).replace("I ", "I ", 1)
     text = f"{c.tpl(REPLY_OPENERS).format(**s)} {c.tpl(CHAT_REPLIES)}"
     if c.chance(0.3):
@@ -2562,11 +2560,7 @@ HAPPENINGS = [
 
 @context_family("experience_report", True, 2.6)
 def _experience_report(c: Ctx) -> Result:
-    s = c.slots() | {
-        "addressee": c.name(),
-        "place": c.pick(PLACES),
-        "happening": c.pick(HAPPENINGS),
-    }
+    s = _reply_slots(c, "place", "happening")
     said = c.tpl([
         "How was it?", "What happened?", "Tell me about your weekend!", "How did it go?",
         "You seem happy today!", "Did you do anything fun lately?", "How have you been?",
