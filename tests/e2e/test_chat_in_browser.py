@@ -29,6 +29,9 @@ def test_sign_up_chat_stream_reload_and_stop(page: Page, live_pipo, ollama_for_b
     box.press("Enter")
 
     user_bubble = page.locator(".msg.user").last
+    # The first turn recalls, and recall waits for the embedder that the server began
+    # exporting to ONNX at start (seconds; much longer at the end of a busy test run).
+    expect(page.locator(".msg.user")).to_have_count(1, timeout=120_000)
     assert user_bubble.inner_text() == "Hello <img src=x onerror=alert(1)>\nPIPO"
     reply = page.locator(".msg.assistant").last
     expect(reply).to_have_attribute("data-status", "streaming")
