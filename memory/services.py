@@ -38,7 +38,6 @@ from pipo.text import text_unstorable_reason
 
 logger = logging.getLogger(__name__)
 
-# How much importance and retention add to a candidate's fused relevance (0..1 each).
 _embed_pool: ThreadPoolExecutor | None = None
 _embed_pool_lock = threading.Lock()
 
@@ -56,6 +55,7 @@ def _key_embedding_started(key: str) -> Future:
         return _embed_pool.submit(embed_texts, [key])
 
 
+# How much importance and retention add to a candidate's fused relevance (0..1 each).
 IMPORTANCE_WEIGHT = 0.05
 RETENTION_WEIGHT = 0.05
 
