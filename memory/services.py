@@ -319,7 +319,7 @@ def memory_consolidate(
     key = _key_text(speaker=speaker, text=text, said_at=said_at, caption=caption, context=context)
     # A trained classifier takes as long as the embedder: start the vector now (wasted on
     # a message that is not kept). The rules take no time, so nothing is started early.
-    early = None if keep_all or isinstance(active, RuleScorer) else _key_embedding_started(key)
+    early = None if isinstance(active, RuleScorer) else _key_embedding_started(key)
     # The message it replies to can carry its subject ("What do you do?" -> "Nurse").
     score = active.score(f"{text} {caption}".strip(), context=context)
     keep = keep_all or score.importance >= active.keep_threshold
