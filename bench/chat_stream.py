@@ -256,6 +256,11 @@ async def sequential(port: int, person: tuple[str, int], repeat: int) -> list[Tu
 
 async def concurrent(port: int, people: list[tuple[str, int]]) -> tuple[list[Turn], float]:
     sockets = await asyncio.gather(*(socket_open(port, *person) for person in people))
+    return await turns_at_once(sockets)
+
+
+async def turns_at_once(sockets: list[ClientConnection]) -> tuple[list[Turn], float]:
+    """One turn on every open socket, all sent at the same moment; closes them. Wall seconds."""
     go = asyncio.Event()
 
     async def one(ws: ClientConnection, i: int) -> Turn:

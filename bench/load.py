@@ -35,7 +35,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.chat_stream import Turn, check, log_problems, socket_open, turn_run
+from bench.chat_stream import Turn, check, log_problems, socket_open, turns_at_once
 from bench.common import cpu_seconds, free_port, machine_busy_seconds, pct, process_stop
 from tests.support.cluster import PipoCluster, chroma_server_start, person_sign_up
 from tests.support.ollama import OllamaServer, tokens_of
@@ -132,20 +132,7 @@ async def burst(people: list[tuple[str, str, int]]) -> tuple[list[Turn], float]:
     sockets = await asyncio.gather(
         *(socket_open(int(url.rsplit(":", 1)[1]), cookie, chat) for url, cookie, chat in people)
     )
-    go = asyncio.Event()
-
-    async def one(ws, index: int) -> Turn:
-        await go.wait()
-        return await turn_run(ws, f"Hello from person {index}")
-
-    try:
-        tasks = [asyncio.create_task(one(ws, i)) for i, ws in enumerate(sockets)]
-        await asyncio.sleep(0)
-        go.set()
-        turns = await asyncio.gather(*tasks)
-    finally:
-        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
-    return turns, max(t.finished for t in turns) - min(t.sent for t in turns)
+    return await turns_at_once(sockets)
 
 
 def row(label: str, values: list[float], unit: str) -> str:

@@ -45,10 +45,8 @@ def test_zero_turns_the_limit_off(settings, django_user_model):
         message_rate_check(user=ada)
 
 
-@pytest.mark.django_db(transaction=True)
-async def test_websocket_over_the_limit_gets_an_error_frame_and_no_row(settings, ollama):
-    settings.PIPO_MESSAGE_RATE_LIMIT = 1
-    ollama.reply = "fine"
+async def _socket_of_a_new_person() -> WebsocketCommunicator:
+    """A connected chat socket for a new conversation of a new person."""
     conversation = await database_sync_to_async(
         lambda: Conversation.objects.create(user=User.objects.create(username="ada"))
     )()
@@ -57,6 +55,14 @@ async def test_websocket_over_the_limit_gets_an_error_frame_and_no_row(settings,
     )
     communicator.scope["user"] = await database_sync_to_async(lambda: conversation.user)()
     assert (await communicator.connect())[0]
+    return communicator
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_websocket_over_the_limit_gets_an_error_frame_and_no_row(settings, ollama):
+    settings.PIPO_MESSAGE_RATE_LIMIT = 1
+    ollama.reply = "fine"
+    communicator = await _socket_of_a_new_person()
 
     await communicator.send_to(text_data=json.dumps({"message": "one"}))
     while True:  # up to the finished bubble
@@ -79,14 +85,7 @@ async def test_websocket_over_the_limit_gets_an_error_frame_and_no_row(settings,
 async def test_refused_frames_do_not_use_up_the_allowance(settings, ollama):
     settings.PIPO_MESSAGE_RATE_LIMIT = 1
     ollama.reply = "fine"
-    conversation = await database_sync_to_async(
-        lambda: Conversation.objects.create(user=User.objects.create(username="ada"))
-    )()
-    communicator = WebsocketCommunicator(
-        URLRouter(websocket_urlpatterns), f"/ws/chat/{conversation.pk}/"
-    )
-    communicator.scope["user"] = await database_sync_to_async(lambda: conversation.user)()
-    assert (await communicator.connect())[0]
+    communicator = await _socket_of_a_new_person()
 
     too_long = "x" * (settings.PIPO_MAX_MESSAGE_CHARS + 1)
     await communicator.send_to(text_data=json.dumps({"message": too_long}))
