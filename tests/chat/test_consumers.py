@@ -14,6 +14,7 @@ from chat.models import Conversation, Message
 from memory.models import Memory
 from pipo.asgi import application
 from pipo.routing import websocket_urlpatterns
+from tests.support.chat_socket import chat_socket_open, chat_socket_until_finished
 from tests.support.ollama import tokens_of, unused_loopback_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,27 +35,6 @@ def rows(conversation: Conversation) -> list[Message]:
     return list(conversation.messages.order_by("pk"))
 
 
-async def open_socket(conversation: Conversation, user=None) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
-        URLRouter(websocket_urlpatterns), f"/ws/chat/{conversation.pk}/"
-    )
-    communicator.scope["user"] = user or await database_sync_to_async(lambda: conversation.user)()
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
-async def until_finished(communicator: WebsocketCommunicator, timeout: float = 30) -> list[str]:
-    """Frames up to and including the finished bubble (the out-of-band replacement)."""
-    frames = []
-    while True:
-        frame = await communicator.receive_from(timeout=timeout)
-        frames.append(frame)
-        finished = 'hx-swap-oob="true"' in frame and 'data-status="streaming"' not in frame
-        if finished and "<article" in frame:
-            return frames
-
-
 def streamed_text(frames: list[str]) -> str:
     return "".join(html.unescape(m.group(2)) for f in frames for m in TOKEN.finditer(f))
 
@@ -62,10 +42,10 @@ def streamed_text(frames: list[str]) -> str:
 async def test_reply_streams_token_by_token_in_order_and_is_saved_once(ollama):
     ollama.reply = "Hello Ada! Here is **bold** and `code`, token by token."
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
 
     await socket.send_to(text_data=json.dumps({"message": "Hi there", "model": "mistral"}))
-    frames = await until_finished(socket)
+    frames = await chat_socket_until_finished(socket)
     await socket.disconnect()
 
     assert 'hx-swap-oob="beforeend:#messages"' in frames[0]
@@ -90,9 +70,9 @@ async def test_reply_streams_token_by_token_in_order_and_is_saved_once(ollama):
 async def test_html_in_messages_and_replies_is_text(ollama):
     ollama.reply = "<img src=x onerror=alert(1)> <script>alert(2)</script>"
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": "<b>bold?</b><script>x()</script>"}))
-    frames = await until_finished(socket)
+    frames = await chat_socket_until_finished(socket)
     await socket.disconnect()
 
     everything = "".join(frames)
@@ -103,9 +83,9 @@ async def test_html_in_messages_and_replies_is_text(ollama):
 
 async def test_the_first_message_titles_the_conversation(ollama):
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": "Plan my trip to Lisbon in May"}))
-    await until_finished(socket)
+    await chat_socket_until_finished(socket)
     await socket.disconnect()
     await database_sync_to_async(conversation.refresh_from_db)()
     assert conversation.title == "Plan my trip to Lisbon in May"
@@ -115,14 +95,14 @@ async def test_stop_closes_the_ollama_stream_and_keeps_the_partial_reply(ollama)
     ollama.reply = " ".join(f"word{i}" for i in range(200))
     ollama.token_delay = 0.02
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": "Tell me a long story"}))
     frames = [await socket.receive_from(timeout=30)]
     while len([f for f in frames if TOKEN.fullmatch(f)]) < 3:
         frames.append(await socket.receive_from(timeout=30))
 
     await socket.send_to(text_data=json.dumps({"action": "stop"}))
-    frames += await until_finished(socket)
+    frames += await chat_socket_until_finished(socket)
     await socket.disconnect()
 
     _, reply = await rows(conversation)
@@ -140,9 +120,9 @@ async def test_stop_closes_the_ollama_stream_and_keeps_the_partial_reply(ollama)
 async def test_ollama_unreachable_says_so_and_keeps_the_message(settings):
     settings.OLLAMA_HOST = unused_loopback_url()
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": "Are you there?"}))
-    frames = await until_finished(socket)
+    frames = await chat_socket_until_finished(socket)
     await socket.disconnect()
 
     assert f"PIPO can&#x27;t reach the language model at {settings.OLLAMA_HOST}" in frames[-1]
@@ -155,9 +135,9 @@ async def test_ollama_unreachable_says_so_and_keeps_the_message(settings):
 
 async def test_model_not_pulled_names_the_pull_command(ollama):
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": "Hi", "model": "llama3.2"}))
-    frames = await until_finished(socket)
+    frames = await chat_socket_until_finished(socket)
     await socket.disconnect()
     assert "ollama pull llama3.2" in frames[-1]
     _, reply = await rows(conversation)
@@ -169,9 +149,9 @@ async def test_broken_stream_keeps_the_partial_text_and_retry_completes_it(ollam
     ollama.fault = "drop_mid_stream"
     ollama.drop_after_tokens = 3
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": "Count"}))
-    frames = await until_finished(socket)
+    frames = await chat_socket_until_finished(socket)
 
     _, reply = await rows(conversation)
     assert reply.status == Message.Status.FAILED
@@ -180,7 +160,7 @@ async def test_broken_stream_keeps_the_partial_text_and_retry_completes_it(ollam
 
     ollama.fault = None
     await socket.send_to(text_data=json.dumps({"action": "retry", "message_id": reply.pk}))
-    frames = await until_finished(socket)
+    frames = await chat_socket_until_finished(socket)
     await socket.disconnect()
     assert f'id="message-{reply.pk}"' in frames[0]  # the same bubble, replaced
     _, again = await rows(conversation)
@@ -192,10 +172,10 @@ async def test_broken_stream_keeps_the_partial_text_and_retry_completes_it(ollam
 
 async def test_recent_turns_reach_the_prompt(ollama):
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     for text in ("My cat is called Miso", "What is my cat called?"):
         await socket.send_to(text_data=json.dumps({"message": text}))
-        await until_finished(socket)
+        await chat_socket_until_finished(socket)
     await socket.disconnect()
     prompt = ollama.requests_for("/api/chat")[-1]["messages"]
     assert [m["role"] for m in prompt] == ["system", "user", "assistant", "user"]
@@ -206,7 +186,7 @@ async def test_recent_turns_reach_the_prompt(ollama):
 @pytest.mark.parametrize("text", ["", "   \n\t "])
 async def test_blank_message_sends_nothing_and_writes_nothing(ollama, text):
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": text}))
     assert await socket.receive_nothing(timeout=0.3)
     await socket.disconnect()
@@ -216,7 +196,7 @@ async def test_blank_message_sends_nothing_and_writes_nothing(ollama, text):
 async def test_overlong_message_is_refused_with_the_limit(settings, ollama):
     settings.PIPO_MAX_MESSAGE_CHARS = 100
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": "x" * 101}))
     frame = await socket.receive_from(timeout=30)
     await socket.disconnect()
@@ -237,7 +217,7 @@ async def test_overlong_message_is_refused_with_the_limit(settings, ollama):
 )
 async def test_unreadable_frames_get_an_error_frame_and_no_row(ollama, frame, says):
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=frame)
     reply = await socket.receive_from(timeout=30)
     await socket.disconnect()
@@ -247,7 +227,7 @@ async def test_unreadable_frames_get_an_error_frame_and_no_row(ollama, frame, sa
 
 async def test_binary_frame_gets_an_error_frame(ollama):
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(bytes_data=b"\x00\x01")
     assert "text frames" in await socket.receive_from(timeout=30)
     await socket.disconnect()
@@ -256,7 +236,7 @@ async def test_binary_frame_gets_an_error_frame(ollama):
 async def test_oversized_frame_closes_the_socket(settings, ollama):
     settings.PIPO_MAX_MESSAGE_CHARS = 100
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": "x" * 10_000}))
     assert "too large" in await socket.receive_from(timeout=30)
     closed = await socket.receive_output()
@@ -286,13 +266,13 @@ async def test_reply_finishes_and_is_saved_after_the_socket_drops(ollama):
     ollama.reply = " ".join(f"w{i}" for i in range(30))
     ollama.token_delay = 0.01
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": "Go on"}))
     await socket.receive_from(timeout=30)
     await socket.disconnect()  # the page's connection drops mid-reply
 
-    again = await open_socket(conversation)
-    frames = await until_finished(again)
+    again = await chat_socket_open(conversation)
+    frames = await chat_socket_until_finished(again)
     await again.disconnect()
     _, reply = await rows(conversation)
     assert reply.status == Message.Status.COMPLETE
@@ -303,9 +283,9 @@ async def test_reply_finishes_and_is_saved_after_the_socket_drops(ollama):
 async def test_slow_first_token_is_measured(ollama):
     ollama.first_token_delay = 0.3
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": "Take your time"}))
-    frames = await until_finished(socket)
+    frames = await chat_socket_until_finished(socket)
     await socket.disconnect()
     _, reply = await rows(conversation)
     assert reply.status == Message.Status.COMPLETE
@@ -315,17 +295,17 @@ async def test_slow_first_token_is_measured(ollama):
 
 async def test_facts_from_one_conversation_come_back_in_the_next(ollama):
     first = await make_conversation()
-    socket = await open_socket(first)
+    socket = await chat_socket_open(first)
     await socket.send_to(text_data=json.dumps({"message": "My cat is called Miso, a tabby"}))
-    await until_finished(socket)
+    await chat_socket_until_finished(socket)
     await socket.disconnect()
 
     later = await database_sync_to_async(Conversation.objects.create)(
         user=await database_sync_to_async(lambda: first.user)()
     )
-    socket = await open_socket(later)
+    socket = await chat_socket_open(later)
     await socket.send_to(text_data=json.dumps({"message": "What is my cat called?"}))
-    frames = await until_finished(socket)
+    frames = await chat_socket_until_finished(socket)
     await socket.disconnect()
 
     system = ollama.requests_for("/api/chat")[-1]["messages"][0]["content"]
@@ -339,9 +319,9 @@ async def test_facts_from_one_conversation_come_back_in_the_next(ollama):
 async def test_chat_answers_while_chroma_is_down(settings, ollama):
     settings.CHROMA_URL = "http://127.0.0.1:9"
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await socket.send_to(text_data=json.dumps({"message": "I am allergic to peanuts"}))
-    frames = await until_finished(socket)
+    frames = await chat_socket_until_finished(socket)
     await socket.disconnect()
     assert 'data-status="complete"' in frames[-1]
     _, reply = await rows(conversation)
@@ -357,10 +337,10 @@ async def test_an_idle_socket_on_the_redis_channel_layer_stays_open(redis_url, o
 
     assert type(get_channel_layer()).__name__ == "RedisChannelLayer"
     conversation = await make_conversation()
-    socket = await open_socket(conversation)
+    socket = await chat_socket_open(conversation)
     await asyncio.sleep(6.5)  # longer than channels-redis's 5 s BZPOPMIN
     await socket.send_to(text_data=json.dumps({"message": "Still there?"}))
-    frames = await until_finished(socket)
+    frames = await chat_socket_until_finished(socket)
     await socket.disconnect()
     assert 'data-status="complete"' in frames[-1]
 
@@ -369,7 +349,7 @@ async def test_a_second_tab_sees_the_reply_stream_and_can_stop_it(ollama):
     ollama.reply = " ".join(f"word{i}" for i in range(200))
     ollama.token_delay = 0.02
     conversation = await make_conversation()
-    sender, watcher = await open_socket(conversation), await open_socket(conversation)
+    sender, watcher = await chat_socket_open(conversation), await chat_socket_open(conversation)
     await asyncio.sleep(0.5)  # on Redis, the new tab's hello reaches the other socket
     await sender.send_to(text_data=json.dumps({"message": "Tell me a long story"}))
     seen = [await watcher.receive_from(timeout=30)]
@@ -378,8 +358,8 @@ async def test_a_second_tab_sees_the_reply_stream_and_can_stop_it(ollama):
         seen.append(await watcher.receive_from(timeout=30))
 
     await watcher.send_to(text_data=json.dumps({"action": "stop"}))  # Stop in the other tab
-    seen += await until_finished(watcher)
-    sent = await until_finished(sender)
+    seen += await chat_socket_until_finished(watcher)
+    sent = await chat_socket_until_finished(sender)
     await sender.disconnect()
     await watcher.disconnect()
 

@@ -4,14 +4,13 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 
 from accounts.models import User
 from chat.models import Conversation, Message
 from chat.services import MessageRateLimited, message_rate_check
-from pipo.routing import websocket_urlpatterns
+from tests.support.chat_socket import chat_socket_open, chat_socket_until_finished
 
 
 @pytest.fixture(autouse=True)
@@ -50,12 +49,7 @@ async def _socket_of_a_new_person() -> WebsocketCommunicator:
     conversation = await database_sync_to_async(
         lambda: Conversation.objects.create(user=User.objects.create(username="ada"))
     )()
-    communicator = WebsocketCommunicator(
-        URLRouter(websocket_urlpatterns), f"/ws/chat/{conversation.pk}/"
-    )
-    communicator.scope["user"] = await database_sync_to_async(lambda: conversation.user)()
-    assert (await communicator.connect())[0]
-    return communicator
+    return await chat_socket_open(conversation)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -65,10 +59,7 @@ async def test_websocket_over_the_limit_gets_an_error_frame_and_no_row(settings,
     communicator = await _socket_of_a_new_person()
 
     await communicator.send_to(text_data=json.dumps({"message": "one"}))
-    while True:  # up to the finished bubble
-        opening = await communicator.receive_from(timeout=30)
-        if 'hx-swap-oob="true"' in opening and 'data-status="streaming"' not in opening:
-            break
+    await chat_socket_until_finished(communicator)
     await communicator.send_to(text_data=json.dumps({"message": "two"}))
     frame = await communicator.receive_from(timeout=30)
     await communicator.disconnect()

@@ -12,7 +12,7 @@ from chat.services import chat_turn_start
 from chat.tasks import message_consolidate, messages_consolidate_sweep
 from memory.models import Consolidation, Memory, Portrait
 from memory.services import memory_consolidate
-from tests.chat.test_consumers import open_socket, until_finished
+from tests.support.chat_socket import chat_socket_open, chat_socket_until_finished
 
 FACT = "My sister Anna lives in Berlin and teaches piano"
 
@@ -69,9 +69,9 @@ async def test_no_memory_reaches_the_llm_from_a_temporary_chat(ollama):
     conversation = await database_sync_to_async(Conversation.objects.create)(
         user=ada, temporary=True
     )
-    socket = await open_socket(conversation, user=ada)
+    socket = await chat_socket_open(conversation, user=ada)
     await socket.send_to(text_data=json.dumps({"message": "Where does Anna live?"}))
-    await until_finished(socket)
+    await chat_socket_until_finished(socket)
     await socket.disconnect()
 
     sent = ollama.requests_for("/api/chat")[-1]["messages"]

@@ -24,7 +24,6 @@ import httpx
 import pytest
 import redis
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from chromadb.config import Settings as ChromaSettings
 
@@ -34,7 +33,6 @@ from memory.embeddings import embed_texts
 from memory.models import Consolidation, Memory, MemorySpace
 from memory.services import memory_vectors_resync
 from memory.vectors import vectors_ids
-from pipo.routing import websocket_urlpatterns
 from pipo.settings import redis_layers_and_caches
 from tests.conftest import (
     ROOT,
@@ -45,6 +43,7 @@ from tests.conftest import (
     stop_process,
     wait_for_http,
 )
+from tests.support.chat_socket import chat_socket_open, chat_socket_until_finished
 from tests.support.cluster import (
     database_scratch_create,
     database_scratch_drop,
@@ -104,29 +103,8 @@ def _embedder_loaded():
     embed_texts(["warm up"])
 
 
-async def socket_open(conversation: Conversation) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
-        URLRouter(websocket_urlpatterns), f"/ws/chat/{conversation.pk}/"
-    )
-    communicator.scope["user"] = await database_sync_to_async(lambda: conversation.user)()
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
-def finished(frame: str) -> bool:
-    return (
-        "<article" in frame
-        and 'hx-swap-oob="true"' in frame
-        and ('data-status="streaming"' not in frame)
-    )
-
-
 async def until_finished(socket: WebsocketCommunicator) -> list[str]:
-    frames = []
-    while not frames or not finished(frames[-1]):
-        frames.append(await socket.receive_from(timeout=FRAME_TIMEOUT))
-    return frames
+    return await chat_socket_until_finished(socket, timeout=FRAME_TIMEOUT)
 
 
 @database_sync_to_async
@@ -162,7 +140,7 @@ async def test_ollama_dying_mid_stream_keeps_the_message_and_retry_finishes_the_
         ollama.token_delay = 0.05
     else:
         ollama.fault, ollama.drop_after_tokens = fault, 3
-    socket = await socket_open(conversation)
+    socket = await chat_socket_open(conversation)
     try:
         await socket.send_to(text_data=json.dumps({"message": question}))
         frames = [await socket.receive_from(timeout=FRAME_TIMEOUT)]
@@ -323,7 +301,7 @@ async def test_redis_restart_mid_chat_rebuilds_the_buffer_and_the_chat_goes_on(
     settings.OLLAMA_HOST = ollama.url
     conversation = await conversation_create()
     key = f"pipo:short-term:{conversation.pk}"
-    socket = await socket_open(conversation)
+    socket = await chat_socket_open(conversation)
     try:
         await socket.send_to(text_data=json.dumps({"message": "My boat is called Marlin"}))
         await until_finished(socket)
@@ -336,7 +314,7 @@ async def test_redis_restart_mid_chat_rebuilds_the_buffer_and_the_chat_goes_on(
         # too: it works only because the channel layer and cache retry (pipo/settings.py).
         with contextlib.suppress(Exception):
             await asyncio.wait_for(socket.disconnect(), timeout=5)
-        socket = await socket_open(conversation)
+        socket = await chat_socket_open(conversation)
 
         await socket.send_to(text_data=json.dumps({"message": "What is my boat called?"}))
         frames = await until_finished(socket)

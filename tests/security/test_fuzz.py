@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -35,8 +34,8 @@ from memory.services import (
     memory_recall,
     memory_text_update,
 )
-from pipo.routing import websocket_urlpatterns
 from pipo.text import text_unstorable_reason
+from tests.support.chat_socket import chat_socket_open
 
 FUZZ = settings(
     max_examples=40,
@@ -124,16 +123,6 @@ def _counts() -> tuple[int, int, int, str]:
     )
 
 
-async def _open(conversation: Conversation) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
-        URLRouter(websocket_urlpatterns), f"/ws/chat/{conversation.pk}/"
-    )
-    communicator.scope["user"] = await database_sync_to_async(lambda: conversation.user)()
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
 async def _answers_to(communicator: WebsocketCommunicator, frame: str) -> list[str]:
     """The frames the socket sends back for `frame`: everything before the probe's answer.
 
@@ -204,7 +193,7 @@ refused_frames = st.one_of(
 async def test_refused_frames_get_an_error_frame_and_write_nothing(frame):
     conversation = await _conversation()
     before = await _counts()
-    communicator = await _open(conversation)
+    communicator = await chat_socket_open(conversation)
 
     answers = await _answers_to(communicator, frame)
     await communicator.disconnect()
@@ -219,7 +208,7 @@ async def test_refused_frames_get_an_error_frame_and_write_nothing(frame):
 async def test_blank_messages_are_ignored_quietly(message, model):
     conversation = await _conversation()
     before = await _counts()
-    communicator = await _open(conversation)
+    communicator = await chat_socket_open(conversation)
 
     answers = await _answers_to(communicator, json_dumps({"message": message, "model": model}))
     await communicator.disconnect()
@@ -240,7 +229,7 @@ async def test_unstorable_or_over_long_messages_are_refused_with_a_reason(messag
     assume(message.strip())
     conversation = await _conversation()
     before = await _counts()
-    communicator = await _open(conversation)
+    communicator = await chat_socket_open(conversation)
 
     answers = await _answers_to(communicator, json_dumps({"message": message}))
     await communicator.disconnect()
@@ -263,7 +252,7 @@ async def test_any_storable_text_is_answered_and_saved_once(ollama, message, mod
     ollama.reply = None  # the stand-in echoes: "You said: <message>"
     conversation = await _conversation()
     before_messages = (await _counts())[0]
-    communicator = await _open(conversation)
+    communicator = await chat_socket_open(conversation)
 
     await communicator.send_to(text_data=json_dumps({"message": message, "model": model}))
     frames = []
@@ -299,7 +288,7 @@ async def test_any_storable_text_is_answered_and_saved_once(ollama, message, mod
 async def test_a_1mb_frame_is_refused_and_the_socket_closed_as_too_big(message):
     conversation = await _conversation()
     before = await _counts()
-    communicator = await _open(conversation)
+    communicator = await chat_socket_open(conversation)
 
     await communicator.send_to(text_data=json_dumps({"message": message}))
     answer = await communicator.receive_from(timeout=10)
@@ -313,7 +302,7 @@ async def test_a_1mb_frame_is_refused_and_the_socket_closed_as_too_big(message):
 @pytest.mark.django_db(transaction=True)
 async def test_a_binary_frame_is_answered_in_words():
     conversation = await _conversation()
-    communicator = await _open(conversation)
+    communicator = await chat_socket_open(conversation)
     await communicator.send_to(bytes_data=b"\x00\xff" * 100)
     answer = await communicator.receive_from(timeout=10)
     await communicator.disconnect()
@@ -733,7 +722,7 @@ def test_the_alphabets_include_what_breaks_things():
 async def test_found_by_fuzzing_refused_frames(frame, answer):
     conversation = await _conversation()
     before = await _counts()
-    communicator = await _open(conversation)
+    communicator = await chat_socket_open(conversation)
     answers = await _answers_to(communicator, json_dumps(frame))
     await communicator.disconnect()
     assert len(answers) == 1 and answer in html.unescape(answers[0])
@@ -743,7 +732,7 @@ async def test_found_by_fuzzing_refused_frames(frame, answer):
 @pytest.mark.django_db(transaction=True)
 async def test_found_by_fuzzing_an_unstorable_model_name_falls_back_to_the_default(ollama):
     conversation = await _conversation()
-    communicator = await _open(conversation)
+    communicator = await chat_socket_open(conversation)
     await communicator.send_to(text_data=json_dumps({"message": "hi", "model": "mis\x00tral"}))
     while not _finished(await communicator.receive_from(timeout=30)):
         pass
