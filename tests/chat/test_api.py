@@ -12,10 +12,10 @@ from channels.db import database_sync_to_async
 from django.core.cache import cache
 from django.test import AsyncClient, Client
 
-from accounts.services import api_user_from_token
 from chat.models import Conversation, Message
 from chat.services import conversation_create
 from memory.models import Consolidation
+from tests.support.api_people import api_person_signed_in
 from tests.support.ollama import tokens_of
 
 
@@ -26,21 +26,14 @@ def _fresh_cache():
     cache.clear()
 
 
-def signed_in(supabase, email: str):
-    """A person known to GoTrue, the PIPO user their token maps to, and their auth header."""
-    remote = supabase.create_user(email=email, password="a-long-passphrase-42")
-    token = supabase.mint_token(sub=remote["id"])
-    return api_user_from_token(token=token), {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def ada(supabase):
-    return signed_in(supabase, "ada@example.test")
+    return api_person_signed_in(supabase, "ada@example.test")
 
 
 @pytest.fixture
 def eve(supabase):
-    return signed_in(supabase, "eve@example.test")
+    return api_person_signed_in(supabase, "eve@example.test")
 
 
 def post_json(client, url: str, headers: dict, body):
@@ -232,7 +225,7 @@ async def stream_lines(client: AsyncClient, url: str, headers: dict, body: dict)
 
 @database_sync_to_async
 def person_and_conversation(supabase, email: str = "ada@example.test"):
-    user, auth = signed_in(supabase, email)
+    user, auth = api_person_signed_in(supabase, email)
     return user, auth, conversation_create(user=user)
 
 

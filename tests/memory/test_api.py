@@ -7,10 +7,10 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from accounts.services import api_user_from_token
 from memory.models import Memory
 from memory.services import MEMORY_TEXT_MAX_CHARS, memory_create
 from pipo.api import PAGE_SIZE_MAX
+from tests.support.api_people import api_person_signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -22,21 +22,14 @@ def _fresh_cache():
     cache.clear()
 
 
-def signed_in(supabase, email: str):
-    """A person known to GoTrue, the PIPO user their token maps to, and their auth header."""
-    remote = supabase.create_user(email=email, password="a-long-passphrase-42")
-    token = supabase.mint_token(sub=remote["id"])
-    return api_user_from_token(token=token), {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def ada(supabase):
-    return signed_in(supabase, "ada@example.test")
+    return api_person_signed_in(supabase, "ada@example.test")
 
 
 @pytest.fixture
 def eve(supabase):
-    return signed_in(supabase, "eve@example.test")
+    return api_person_signed_in(supabase, "eve@example.test")
 
 
 def remember(user, text: str, *, kind: str = Memory.Kind.OTHER, importance: float = 0.5):
